@@ -1,0 +1,59 @@
+/**
+ * `driftline`: one command for everything a person does with the project on one machine.
+ * Each subcommand lives in commands/; this file only dispatches and turns expected failures
+ * (StackError, ConfigError) into a one-paragraph message and a non-zero exit code.
+ */
+import { demoCommand } from './commands/demo.ts';
+import { stackCommand } from './commands/stack.ts';
+
+type Command = { readonly summary: string; readonly run: (args: string[]) => Promise<number> };
+
+const commands: Record<string, Command> = {
+  demo: { summary: 'run the pipeline on the local cloud in the foreground (npm start)', run: demoCommand },
+  stack: {
+    summary: 'start, stop or inspect the embedded local cloud (Kafka, S3, DynamoDB, Kinesis)',
+    run: stackCommand,
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length));
+  const lines = Object.entries(commands).map(
+    ([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`,
+  );
+  return `driftline: serverless streaming analytics, on AWS or on this machine.
+
+Usage: driftline <command> [options]     (driftline <command> --help for its options)
+
+Commands:
+${lines.join('\n')}`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`Unknown command "${name}".\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (
+      error instanceof Error &&
+      ['StackError', 'ConfigError', 'ObjectFormatError', 'UsageError'].includes(error.name)
+    ) {
+      console.error(`driftline ${name}: ${error.message}`);
+      return 1;
+    }
+    if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
+      console.error(`driftline ${name}: ${error.message} (see driftline ${name} --help)`);
+      return 2;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The AWS emulators, in-process on 127.0.0.1: s3rver (S3), dynalite (DynamoDB) and kinesalite
+ * (Kinesis). They speak the AWS wire protocol, so the functions use the real AWS SDK clients against
+ * them, only with another endpoint. Their data lives under the stack's data folder.
+ */
+
+import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import dynalite from 'dynalite';
+import kinesalite from 'kinesalite';
+import S3rver from 's3rver';
+
+export interface RunningEmulators {
+  readonly s3Port: number;
+  readonly dynamodbPort: number;
+  readonly kinesisPort: number;
+  /** Raw S3 notification events (s3rver's shape: keys not URL-encoded, see s3-notifications.ts). */
+  onS3Event(listener: (event: unknown) => void): void;
+  stop(): Promise<void>;
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolveListen, rejectListen) => {
+    server.once('error', rejectListen);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', rejectListen);
+      resolveListen((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolveClose) => {
+    server.close(() => resolveClose());
+    server.closeAllConnections();
+  });
+}
+
+export async function startEmulators(options: {
+  readonly dataDir: string;
+  readonly s3Port: number;
+  readonly dynamodbPort: number;
+  readonly kinesisPort: number;
+  readonly buckets: readonly string[];
+}): Promise<RunningEmulators> {
+  const s3Dir = join(options.dataDir, 's3');
+  const dynamodbDir = join(options.dataDir, 'dynamodb');
+  const kinesisDir = join(options.dataDir, 'kinesis');
+  await Promise.all([s3Dir, dynamodbDir, kinesisDir].map((dir) => mkdir(dir, { recursive: true })));
+
+  const started: (() => Promise<void>)[] = [];
+  try {
+    const s3 = new S3rver({
+      address: '127.0.0.1',
+      port: options.s3Port,
+      silent: true,
+      directory: s3Dir,
+      // Path-style addressing only (the SDK clients are configured with forcePathStyle).
+      vhostBuckets: false,
+      configureBuckets: options.buckets.map((name) => ({ name })),
+    });
+    const s3Address = await s3.run();
+    started.push(() => s3.close());
+
+    const dynamodbServer = dynalite({
+      path: dynamodbDir,
+      createTableMs: 0,
+      deleteTableMs: 0,
+      updateTableMs: 0,
+    });
+    const dynamodbPort = await listen(dynamodbServer, options.dynamodbPort);
+    started.push(() => close(dynamodbServer));
+
+    const kinesisServer = kinesalite({
+      path: kinesisDir,
+      createStreamMs: 0,
+      deleteStreamMs: 0,
+      updateStreamMs: 0,
+      shardLimit: 200,
+    });
+    const kinesisPort = await listen(kinesisServer, options.kinesisPort);
+    started.push(() => close(kinesisServer));
+
+    return {
+      s3Port: s3Address.port,
+      dynamodbPort,
+      kinesisPort,
+      onS3Event(listener) {
+        s3.on('event', listener);
+      },
+      async stop() {
+        await Promise.allSettled(started.reverse().map((stop) => stop()));
+      },
+    };
+  } catch (error) {
+    await Promise.allSettled(started.reverse().map((stop) => stop()));
+    throw error;
+  }
+}

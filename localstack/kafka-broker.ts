@@ -1,0 +1,309 @@
+/**
+ * The embedded Apache Kafka broker: one KRaft node (broker + controller) run by the machine's Java
+ * from the pinned release's jars, which Maven resolves from Maven Central into a cache folder
+ * outside git on first use. No Docker, no Kafka download script, no ZooKeeper.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { EMBEDDED_KAFKA_VERSION } from '../shared/config.ts';
+import { StackError } from './stack-error.ts';
+
+const execFileAsync = promisify(execFile);
+
+/** slf4j binding the Kafka distribution ships with (Kafka 3.x logs through log4j 1 / reload4j). */
+const SLF4J_RELOAD4J_VERSION = '1.7.36';
+
+export function kafkaLibsDir(cacheDir: string): string {
+  return join(cacheDir, `kafka-${EMBEDDED_KAFKA_VERSION}`, 'libs');
+}
+
+/** Java 17+ must be on the PATH (or DRIFTLINE_JAVA); returns its major version. */
+export async function checkJava(javaCommand: string): Promise<number> {
+  let output: string;
+  try {
+    const result = await execFileAsync(javaCommand, ['-version']);
+    output = `${result.stdout}${result.stderr}`;
+  } catch (error) {
+    throw new StackError(
+      `Java was not found (tried \`${javaCommand} -version\`). The embedded Kafka broker needs a JDK or JRE 17+.\n` +
+        '  Install one (Debian/Ubuntu: apt-get install -y openjdk-17-jre-headless; macOS: brew install openjdk@17),\n' +
+        '  set DRIFTLINE_JAVA to its `java`, or use an existing Kafka with DRIFTLINE_KAFKA_BROKERS=host:port.',
+      { cause: error },
+    );
+  }
+  const match = /version "(\d+)(?:\.(\d+))?/.exec(output);
+  const first = Number(match?.[1] ?? 0);
+  // Java 8 and older report "1.8.0_…".
+  const major = first === 1 ? Number(match?.[2] ?? 0) : first;
+  if (major < 17) {
+    throw new StackError(
+      `Java ${major || 'of unknown version'} found, but Kafka ${EMBEDDED_KAFKA_VERSION} needs Java 17 or newer.\n` +
+        '  Install a newer JDK/JRE and put it first on the PATH, or set DRIFTLINE_JAVA.',
+    );
+  }
+  return major;
+}
+
+function pomFor(version: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<!-- Written by driftline: resolves the Apache Kafka ${version} broker's runtime classpath. -->
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>driftline.local</groupId>
+  <artifactId>embedded-kafka</artifactId>
+  <version>${version}</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>${version}</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>${SLF4J_RELOAD4J_VERSION}</version></dependency>
+  </dependencies>
+</project>
+`;
+}
+
+/**
+ * Makes sure the broker's jars are in the cache; resolves them with Maven on first use.
+ * Returns the folder holding them.
+ */
+export async function ensureKafkaJars(options: {
+  readonly cacheDir: string;
+  readonly mavenCommand: string;
+  readonly log: (line: string) => void;
+}): Promise<string> {
+  const libs = kafkaLibsDir(options.cacheDir);
+  const marker = join(libs, '.complete');
+  if (existsSync(marker)) return libs;
+
+  const workDir = join(options.cacheDir, `kafka-${EMBEDDED_KAFKA_VERSION}`);
+  const staging = join(workDir, 'libs.partial');
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(workDir, { recursive: true });
+  const pom = join(workDir, 'pom.xml');
+  await writeFile(pom, pomFor(EMBEDDED_KAFKA_VERSION));
+  options.log(
+    `Resolving Apache Kafka ${EMBEDDED_KAFKA_VERSION} jars from Maven Central into ${libs} (once)…`,
+  );
+  const started = Date.now();
+  try {
+    await execFileAsync(
+      options.mavenCommand,
+      [
+        '-B',
+        '-q',
+        '-f',
+        pom,
+        'dependency:copy-dependencies',
+        `-DoutputDirectory=${staging}`,
+        '-DincludeScope=runtime',
+      ],
+      { maxBuffer: 32 * 1024 * 1024 },
+    );
+  } catch (error) {
+    const code = error instanceof Error && 'code' in error ? error.code : undefined;
+    if (code === 'ENOENT') {
+      throw new StackError(
+        `Maven was not found (tried \`${options.mavenCommand}\`). It resolves the Kafka ${EMBEDDED_KAFKA_VERSION} jars once.\n` +
+          '  Install it (Debian/Ubuntu: apt-get install -y maven; macOS: brew install maven), set DRIFTLINE_MAVEN,\n' +
+          '  or use an existing Kafka with DRIFTLINE_KAFKA_BROKERS=host:port.',
+        { cause: error },
+      );
+    }
+    const output = error instanceof Error && 'stdout' in error ? `${String(error.stdout)}` : '';
+    const unreachable =
+      /Could not transfer|Unknown host|UnknownHost|Connection refused|timed out|resolve dependencies/i.test(
+        output,
+      );
+    throw new StackError(
+      unreachable
+        ? `Could not download the Kafka ${EMBEDDED_KAFKA_VERSION} jars from Maven Central. Check network access (or Maven's\n` +
+            '  proxy/mirror settings in ~/.m2/settings.xml) and try again, or use an existing Kafka with\n' +
+            `  DRIFTLINE_KAFKA_BROKERS=host:port. Maven said:\n${tail(output, 12)}`
+        : `Maven failed to resolve the Kafka ${EMBEDDED_KAFKA_VERSION} jars:\n${tail(output, 20)}`,
+      { cause: error },
+    );
+  }
+  const jars = (await readdir(staging)).filter((name) => name.endsWith('.jar'));
+  if (!jars.some((name) => name.startsWith(`kafka_2.13-${EMBEDDED_KAFKA_VERSION}`))) {
+    throw new StackError(
+      `Maven finished but ${staging} holds no kafka_2.13 jar; remove ${workDir} and retry.`,
+    );
+  }
+  await rm(libs, { recursive: true, force: true });
+  await rename(staging, libs);
+  await writeFile(marker, `${new Date().toISOString()}\n`);
+  options.log(`Resolved ${jars.length} jars in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+  return libs;
+}
+
+function tail(text: string, lines: number): string {
+  return text
+    .trim()
+    .split('\n')
+    .slice(-lines)
+    .map((line) => `    ${line}`)
+    .join('\n');
+}
+
+export interface KafkaBrokerOptions {
+  readonly libsDir: string;
+  readonly dataDir: string;
+  readonly port: number;
+  readonly controllerPort: number;
+  readonly heap: string;
+  readonly javaCommand: string;
+}
+
+export interface RunningKafkaBroker {
+  readonly bootstrapServers: string;
+  readonly logFile: string;
+  readonly process: ChildProcess;
+  /** Resolves with the exit code when the JVM ends (for any reason). */
+  readonly exited: Promise<number | null>;
+  /** SIGTERM (Kafka shuts down cleanly), SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+function serverProperties(options: KafkaBrokerOptions, logDirs: string): string {
+  const host = '127.0.0.1';
+  return [
+    '# Written by driftline at every start: one KRaft node acting as broker and controller.',
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@${host}:${options.controllerPort}`,
+    `listeners=PLAINTEXT://${host}:${options.port},CONTROLLER://${host}:${options.controllerPort}`,
+    `advertised.listeners=PLAINTEXT://${host}:${options.port}`,
+    'controller.listener.names=CONTROLLER',
+    'inter.broker.listener.name=PLAINTEXT',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `log.dirs=${logDirs}`,
+    // Topics are created explicitly (data_raw has 10 partitions); a typo must not create a topic.
+    'auto.create.topics.enable=false',
+    'num.partitions=1',
+    'offsets.topic.replication.factor=1',
+    'offsets.topic.num.partitions=10',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'share.coordinator.state.topic.replication.factor=1',
+    // A single local consumer should not wait 3 s for others to join its group.
+    'group.initial.rebalance.delay.ms=0',
+    'log.retention.hours=168',
+    'log.segment.bytes=268435456',
+    'delete.topic.enable=true',
+    '',
+  ].join('\n');
+}
+
+function log4jProperties(logFile: string): string {
+  return [
+    'log4j.rootLogger=INFO, file',
+    'log4j.appender.file=org.apache.log4j.RollingFileAppender',
+    `log4j.appender.file.File=${logFile}`,
+    'log4j.appender.file.MaxFileSize=20MB',
+    'log4j.appender.file.MaxBackupIndex=2',
+    'log4j.appender.file.layout=org.apache.log4j.PatternLayout',
+    'log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n',
+    'log4j.logger.kafka=INFO',
+    'log4j.logger.org.apache.kafka=INFO',
+    'log4j.logger.state.change.logger=WARN',
+    'log4j.logger.kafka.request.logger=WARN',
+    '',
+  ].join('\n');
+}
+
+/** Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding. */
+function newClusterId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+function javaArgs(
+  options: KafkaBrokerOptions,
+  log4jFile: string,
+  mainClass: string,
+  args: string[],
+): string[] {
+  return [
+    `-Xmx${options.heap}`,
+    '-Xms128m',
+    '-XX:+UseG1GC',
+    '-XX:MaxGCPauseMillis=20',
+    '-Djava.awt.headless=true',
+    `-Dlog4j.configuration=file:${log4jFile}`,
+    '-cp',
+    `${options.libsDir}/*`,
+    mainClass,
+    ...args,
+  ];
+}
+
+/**
+ * Starts the broker as a child of this process (same process group, so stopping the group stops
+ * it too). Formats the storage on first start; a second start reuses the data.
+ */
+export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<RunningKafkaBroker> {
+  const kafkaDir = join(options.dataDir, 'kafka');
+  const logDirs = join(kafkaDir, 'data');
+  const configFile = join(kafkaDir, 'server.properties');
+  const log4jFile = join(kafkaDir, 'log4j.properties');
+  const logFile = join(kafkaDir, 'server.log');
+  await mkdir(logDirs, { recursive: true });
+  await writeFile(configFile, serverProperties(options, logDirs));
+  await writeFile(log4jFile, log4jProperties(logFile));
+
+  if (!existsSync(join(logDirs, 'meta.properties'))) {
+    try {
+      await execFileAsync(
+        options.javaCommand,
+        javaArgs(options, log4jFile, 'kafka.tools.StorageTool', [
+          'format',
+          '-t',
+          newClusterId(),
+          '-c',
+          configFile,
+          '--ignore-formatted',
+        ]),
+      );
+    } catch (error) {
+      const stderr = error instanceof Error && 'stderr' in error ? String(error.stderr) : '';
+      throw new StackError(`Formatting Kafka storage in ${logDirs} failed:\n${tail(stderr, 15)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  const stdoutFile = createWriteStream(join(kafkaDir, 'stdout.log'), { flags: 'a' });
+  const child = spawn(options.javaCommand, javaArgs(options, log4jFile, 'kafka.Kafka', [configFile]), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.pipe(stdoutFile);
+  child.stderr.pipe(stdoutFile);
+  const exited = new Promise<number | null>((resolveExit) => {
+    child.once('exit', (code) => resolveExit(code));
+  });
+
+  return {
+    bootstrapServers: `127.0.0.1:${options.port}`,
+    logFile,
+    process: child,
+    exited,
+    async stop(graceMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** The last lines of the broker's log, for error messages. */
+export async function brokerLogTail(logFile: string, lines = 20): Promise<string> {
+  try {
+    return tail(await readFile(logFile, 'utf8'), lines);
+  } catch {
+    return '    (no broker log yet)';
+  }
+}

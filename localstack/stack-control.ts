@@ -1,0 +1,187 @@
+/**
+ * Starting, finding and stopping the stack process: `driftline stack up|down|status` and the
+ * programmatic API the tests use. The stack runs in its own process group; it is stopped by the id
+ * recorded in its `stack.json`, never by name.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { type Environment, loadStackConfig, type StackConfig } from '../shared/config.ts';
+import { PROJECT_ROOT } from './service-definition.ts';
+import { StackError } from './stack-error.ts';
+import { type StackInfo, stackInfoFile, stackInfoSchema, stackLogFile } from './stack-files.ts';
+
+const STARTUP_TIMEOUT_MS = 300_000;
+const STOP_GRACE_MS = 20_000;
+
+const readyMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready'), info: stackInfoSchema }),
+  z.object({ type: z.literal('failed'), message: z.string(), userFacing: z.boolean() }),
+]);
+
+export interface StackHandle {
+  readonly info: StackInfo;
+  /** Stops the stack's whole process group and waits until it is gone. */
+  stop(): Promise<void>;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but is not ours.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function isGroupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (condition()) return true;
+    await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+  }
+  return condition();
+}
+
+/** SIGTERM to the stack's process group (daemon + JVM), SIGKILL if it outlives the grace period. */
+export async function stopProcessGroup(pgid: number, graceMs = STOP_GRACE_MS): Promise<void> {
+  if (!isGroupAlive(pgid)) return;
+  try {
+    process.kill(-pgid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  if (await waitUntil(() => !isGroupAlive(pgid), graceMs)) return;
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  await waitUntil(() => !isGroupAlive(pgid), 5_000);
+}
+
+export async function readStackInfo(dataDir: string): Promise<StackInfo | undefined> {
+  try {
+    const info = stackInfoSchema.parse(JSON.parse(await readFile(stackInfoFile(dataDir), 'utf8')));
+    return isAlive(info.pid) ? info : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts the stack process and resolves when it is ready. `attached`: the stack stops by itself when
+ * this process goes away (tests). Otherwise it keeps running until `stopStack` (`stack up`).
+ */
+export async function startStack(
+  options: { readonly env?: Environment; readonly fresh?: boolean; readonly attached?: boolean } = {},
+): Promise<StackHandle> {
+  const env = { ...process.env, ...options.env };
+  const config = loadStackConfig(env);
+  const running = await readStackInfo(config.dataDir);
+  if (running) {
+    throw new StackError(
+      `A stack is already running from ${config.dataDir} (pid ${running.pid}). Stop it with \`npx driftline stack down\`.`,
+    );
+  }
+  if (options.fresh) await wipeData(config);
+  await mkdir(config.dataDir, { recursive: true });
+  const logFd = openSync(stackLogFile(config.dataDir), 'a');
+  const child = spawn(
+    process.execPath,
+    // `--import tsx` resolves from the cwd, the project root, like an import from its files would.
+    [
+      '--import',
+      'tsx',
+      join(PROJECT_ROOT, 'localstack', 'stack-daemon.ts'),
+      ...(options.attached ? ['--attached'] : []),
+    ],
+    {
+      cwd: PROJECT_ROOT,
+      env: { ...env, DRIFTLINE_DATA_DIR: config.dataDir },
+      detached: true,
+      stdio: ['ignore', logFd, logFd, 'ipc'],
+    },
+  );
+  closeSync(logFd);
+  const pid = child.pid;
+  if (pid === undefined) throw new StackError('Could not start the stack process.');
+
+  const outcome = await new Promise<z.infer<typeof readyMessage> | { type: 'exited'; code: number | null }>(
+    (resolveOutcome) => {
+      const timer = setTimeout(
+        () =>
+          resolveOutcome({
+            type: 'failed',
+            message: `not ready within ${STARTUP_TIMEOUT_MS / 1000} s`,
+            userFacing: true,
+          }),
+        STARTUP_TIMEOUT_MS,
+      );
+      child.on('message', (message) => {
+        const parsed = readyMessage.safeParse(message);
+        if (parsed.success) {
+          clearTimeout(timer);
+          resolveOutcome(parsed.data);
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolveOutcome({ type: 'exited', code });
+      });
+    },
+  );
+  if (outcome.type !== 'ready') {
+    await stopProcessGroup(pid);
+    const detail =
+      outcome.type === 'exited' ? `the stack process exited with code ${outcome.code}` : outcome.message;
+    throw new StackError(
+      `The local stack did not start: ${detail}\n  (log: ${stackLogFile(config.dataDir)})`,
+    );
+  }
+  if (!options.attached) {
+    child.disconnect();
+    child.unref();
+  }
+  return {
+    info: outcome.info,
+    async stop() {
+      await stopProcessGroup(pid);
+      if (options.attached && child.connected) child.disconnect();
+    },
+  };
+}
+
+/** Stops the stack recorded in the data folder; resolves false when none was running. */
+export async function stopStack(env: Environment = process.env): Promise<boolean> {
+  const config = loadStackConfig(env);
+  const info = await readStackInfo(config.dataDir);
+  if (!info) {
+    await rm(stackInfoFile(config.dataDir), { force: true });
+    return false;
+  }
+  await stopProcessGroup(info.pid);
+  await rm(stackInfoFile(config.dataDir), { force: true });
+  return true;
+}
+
+/** Removes all stack state (topics, objects, tables, streams); keeps the downloaded jars. */
+export async function wipeData(config: StackConfig): Promise<void> {
+  if (!existsSync(config.dataDir)) return;
+  if (await readStackInfo(config.dataDir)) {
+    throw new StackError(`Cannot wipe ${config.dataDir} while its stack is running; stop it first.`);
+  }
+  await rm(config.dataDir, { recursive: true, force: true });
+}

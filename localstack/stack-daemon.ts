@@ -1,0 +1,51 @@
+/**
+ * The stack's own process. Started by stack-control.ts in a new process group (so `stack down`
+ * stops it and the Kafka JVM together), it runs the stack, reports readiness over IPC, writes
+ * `stack.json`, and shuts down cleanly on SIGTERM/SIGINT/SIGHUP, when the broker dies, or — when
+ * started `--attached` (tests) — as soon as its parent goes away, so an interrupted test run
+ * leaves nothing behind.
+ */
+import { rm, writeFile } from 'node:fs/promises';
+import { loadStackConfig } from '../shared/config.ts';
+import { type RunningStack, runStack } from './stack.ts';
+import { stackInfoFile } from './stack-files.ts';
+
+const attached = process.argv.includes('--attached');
+const log = (line: string) => console.log(`[${new Date().toISOString()}] ${line}`);
+let running: RunningStack | undefined;
+let stopping: Promise<void> | undefined;
+
+function shutdown(reason: string, exitCode: number): Promise<void> {
+  stopping ??= (async () => {
+    log(`stopping (${reason})`);
+    const stack = running;
+    if (stack) {
+      await rm(stackInfoFile(stack.info.dataDir), { force: true });
+      await stack.stop();
+    }
+    log('stopped');
+    process.exit(exitCode);
+  })();
+  return stopping;
+}
+
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  process.on(signal, () => void shutdown(signal, 0));
+}
+if (attached) process.on('disconnect', () => void shutdown('parent process went away', 0));
+
+try {
+  const config = loadStackConfig();
+  running = await runStack(config, log);
+  const info = running.info;
+  await writeFile(stackInfoFile(info.dataDir), `${JSON.stringify(info, null, 2)}\n`);
+  log(`ready in ${info.startupMs} ms: ${JSON.stringify(info.endpoints)}`);
+  process.send?.({ type: 'ready', info });
+  void running.brokerExited.then((code) => shutdown(`the Kafka broker exited with code ${code}`, 1));
+} catch (error) {
+  const message = error instanceof Error ? error.message : String(error);
+  const userFacing = error instanceof Error && (error.name === 'StackError' || error.name === 'ConfigError');
+  log(`failed: ${userFacing ? message : error instanceof Error ? (error.stack ?? message) : message}`);
+  process.send?.({ type: 'failed', message, userFacing });
+  await shutdown('startup failed', 1);
+}

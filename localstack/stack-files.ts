@@ -1,0 +1,46 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+
+/** Written by a running stack, removed when it stops: pid, ports, endpoints. */
+export function stackInfoFile(dataDir: string): string {
+  return join(dataDir, 'stack.json');
+}
+
+/** The stack process's own output (the broker logs to kafka/server.log). */
+export function stackLogFile(dataDir: string): string {
+  return join(dataDir, 'stack.log');
+}
+
+const portsSchema = z.object({
+  kafka: z.number(),
+  kafkaController: z.number(),
+  s3: z.number(),
+  dynamodb: z.number(),
+  kinesis: z.number(),
+  api: z.number(),
+  dashboard: z.number(),
+});
+
+/** What a running stack publishes (in `stack.json`, over IPC, and to tests through `inject`). */
+export const stackInfoSchema = z.object({
+  pid: z.number().int(),
+  dataDir: z.string(),
+  stage: z.string(),
+  startedAt: z.string(),
+  startupMs: z.number(),
+  embeddedKafka: z.boolean(),
+  kafkaLogFile: z.string().optional(),
+  endpoints: z.object({
+    kafkaBrokers: z.array(z.string()),
+    s3: z.string(),
+    dynamodb: z.string(),
+    kinesis: z.string(),
+  }),
+  ports: portsSchema,
+  datasetBucket: z.string(),
+  stateTable: z.string(),
+  topics: z.array(z.object({ name: z.string(), partitions: z.number() })),
+  s3NotificationTopic: z.string(),
+});
+export type StackInfo = z.infer<typeof stackInfoSchema>;
+export type StackEndpoints = StackInfo['endpoints'];

@@ -1,0 +1,302 @@
+/**
+ * The embedded local cloud, in the foreground: Kafka (KRaft, on the JVM), S3, DynamoDB and Kinesis
+ * emulators on 127.0.0.1, provisioned from serverless.yml (topics, bucket, tables, streams), with
+ * S3 notifications relayed into a Kafka topic. `stack-daemon.ts` runs this in a process of its own;
+ * `stack-control.ts` starts and stops that process.
+ */
+
+import { mkdir } from 'node:fs/promises';
+import { CreateTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { CreateStreamCommand, ListStreamsCommand } from '@aws-sdk/client-kinesis';
+import { createDynamoDbClient } from '../shared/adapters/dynamodb.ts';
+import { type Admin, createKafka, type Producer } from '../shared/adapters/kafka.ts';
+import { createKinesisClient } from '../shared/adapters/kinesis.ts';
+import type { StackConfig, StackPorts } from '../shared/config.ts';
+import { startEmulators } from './emulators.ts';
+import {
+  brokerLogTail,
+  checkJava,
+  ensureKafkaJars,
+  type RunningKafkaBroker,
+  startKafkaBroker,
+} from './kafka-broker.ts';
+import { assertPortFree, freePort } from './ports.ts';
+import { normaliseS3rverEvent, S3_NOTIFICATION_TOPIC } from './s3-notifications.ts';
+import { loadServiceDefinition, type ServiceDefinition } from './service-definition.ts';
+import { StackError } from './stack-error.ts';
+import type { StackEndpoints, StackInfo } from './stack-files.ts';
+
+export type { StackEndpoints, StackInfo } from './stack-files.ts';
+
+export const LOCAL_REGION = 'us-east-1';
+
+export interface RunningStack {
+  readonly info: StackInfo;
+  readonly service: ServiceDefinition;
+  /** Resolves if the embedded broker dies on its own (the daemon then shuts everything down). */
+  readonly brokerExited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+const KAFKA_READY_TIMEOUT_MS = 90_000;
+
+/** Port 0 means "any free port"; Kafka cannot bind 0 itself (it must advertise its port). */
+async function concretePorts(ports: StackPorts): Promise<StackPorts> {
+  return {
+    ...ports,
+    kafka: ports.kafka || (await freePort()),
+    kafkaController: ports.kafkaController || (await freePort()),
+  };
+}
+
+async function checkPortsFree(ports: StackPorts, embeddedKafka: boolean): Promise<void> {
+  const checks: [number, string, string][] = [
+    [ports.s3, 'S3 emulator', 'DRIFTLINE_S3_PORT'],
+    [ports.dynamodb, 'DynamoDB emulator', 'DRIFTLINE_DYNAMODB_PORT'],
+    [ports.kinesis, 'Kinesis emulator', 'DRIFTLINE_KINESIS_PORT'],
+  ];
+  if (embeddedKafka) {
+    checks.push([ports.kafka, 'Kafka broker', 'DRIFTLINE_KAFKA_PORT']);
+    checks.push([ports.kafkaController, 'Kafka controller', 'DRIFTLINE_KAFKA_CONTROLLER_PORT']);
+  }
+  for (const [port, component, variable] of checks) {
+    if (port !== 0) await assertPortFree(port, component, variable);
+  }
+}
+
+async function waitForKafka(
+  admin: Admin,
+  broker: RunningKafkaBroker | undefined,
+  brokers: string,
+): Promise<void> {
+  const deadline = Date.now() + KAFKA_READY_TIMEOUT_MS;
+  let lastError: unknown;
+  let brokerDied = false;
+  void broker?.exited.then(() => {
+    brokerDied = true;
+  });
+  while (Date.now() < deadline && !brokerDied) {
+    try {
+      await admin.connect();
+      const cluster = await admin.describeCluster();
+      if (cluster.controller !== null && cluster.brokers.length > 0) return;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolveWait) => setTimeout(resolveWait, 250));
+  }
+  if (broker) {
+    throw new StackError(
+      `The embedded Kafka broker ${brokerDied ? 'exited during startup' : `was not ready within ${KAFKA_READY_TIMEOUT_MS / 1000} s`}. ` +
+        `Its log (${broker.logFile}) ends with:\n${await brokerLogTail(broker.logFile)}`,
+    );
+  }
+  throw new StackError(
+    `Kafka at ${brokers} (DRIFTLINE_KAFKA_BROKERS) did not answer within ${KAFKA_READY_TIMEOUT_MS / 1000} s: ` +
+      `${lastError instanceof Error ? lastError.message : String(lastError)}`,
+  );
+}
+
+async function provisionTopics(
+  admin: Admin,
+  topics: readonly { name: string; partitions: number }[],
+  log: (line: string) => void,
+) {
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.filter((topic) => !existing.has(topic.name));
+  if (missing.length > 0) {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({
+        topic: topic.name,
+        numPartitions: topic.partitions,
+        replicationFactor: 1,
+      })),
+    });
+  }
+  const metadata = await admin.fetchTopicMetadata({ topics: topics.map((topic) => topic.name) });
+  for (const topic of topics) {
+    const found = metadata.topics.find((entry) => entry.name === topic.name);
+    if (found && found.partitions.length !== topic.partitions) {
+      log(
+        `warning: topic ${topic.name} has ${found.partitions.length} partitions, serverless.yml says ${topic.partitions} ` +
+          '(start with --fresh to recreate it)',
+      );
+    }
+  }
+}
+
+async function provisionTables(endpoint: string, service: ServiceDefinition): Promise<void> {
+  const client = createDynamoDbClient({
+    region: LOCAL_REGION,
+    dynamodbEndpoint: endpoint,
+    s3Endpoint: undefined,
+    kinesisEndpoint: undefined,
+  });
+  try {
+    const existing = new Set((await client.send(new ListTablesCommand({}))).TableNames ?? []);
+    for (const table of service.tables) {
+      if (existing.has(table.name)) continue;
+      // dynalite has no UpdateTimeToLive: expired items stay locally; readers ignore them by expiresAt.
+      await client.send(
+        new CreateTableCommand({
+          TableName: table.name,
+          BillingMode: 'PAY_PER_REQUEST',
+          KeySchema: [...table.keySchema],
+          AttributeDefinitions: [...table.attributeDefinitions],
+        }),
+      );
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+/** The Kinesis transport uses streams named like the topics, one shard per partition. */
+async function provisionStreams(endpoint: string, service: ServiceDefinition): Promise<void> {
+  const client = createKinesisClient({
+    region: LOCAL_REGION,
+    kinesisEndpoint: endpoint,
+    s3Endpoint: undefined,
+    dynamodbEndpoint: undefined,
+  });
+  try {
+    const existing = new Set((await client.send(new ListStreamsCommand({}))).StreamNames ?? []);
+    for (const topic of service.topics) {
+      if (existing.has(topic.name)) continue;
+      await client.send(new CreateStreamCommand({ StreamName: topic.name, ShardCount: topic.partitions }));
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+export async function runStack(config: StackConfig, log: (line: string) => void): Promise<RunningStack> {
+  const started = Date.now();
+  await mkdir(config.dataDir, { recursive: true });
+  const embeddedKafka = config.externalKafkaBrokers === undefined;
+  await checkPortsFree(config.ports, embeddedKafka);
+  const ports = embeddedKafka ? await concretePorts(config.ports) : config.ports;
+
+  const servicePromise = loadServiceDefinition({ stage: config.stage, cacheDir: config.cacheDir });
+  const libsPromise = embeddedKafka
+    ? checkJava(config.javaCommand).then(() =>
+        ensureKafkaJars({ cacheDir: config.cacheDir, mavenCommand: config.mavenCommand, log }),
+      )
+    : Promise.resolve(undefined);
+  const [service, libsDir] = await Promise.all([servicePromise, libsPromise]);
+
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((error) => log(`stop failed: ${String(error)}`));
+    stops.length = 0;
+  };
+  try {
+    const broker =
+      libsDir === undefined
+        ? undefined
+        : await startKafkaBroker({
+            libsDir,
+            dataDir: config.dataDir,
+            port: ports.kafka,
+            controllerPort: ports.kafkaController,
+            heap: config.kafkaHeap,
+            javaCommand: config.javaCommand,
+          });
+    if (broker) stops.push(() => broker.stop());
+
+    const emulators = await startEmulators({
+      dataDir: config.dataDir,
+      s3Port: ports.s3,
+      dynamodbPort: ports.dynamodb,
+      kinesisPort: ports.kinesis,
+      buckets: [service.datasetBucket],
+    });
+    stops.push(() => emulators.stop());
+    const endpoints: StackEndpoints = {
+      kafkaBrokers: broker ? [broker.bootstrapServers] : [...(config.externalKafkaBrokers ?? [])],
+      s3: `http://127.0.0.1:${emulators.s3Port}`,
+      dynamodb: `http://127.0.0.1:${emulators.dynamodbPort}`,
+      kinesis: `http://127.0.0.1:${emulators.kinesisPort}`,
+    };
+
+    const kafka = createKafka(
+      { brokers: endpoints.kafkaBrokers, auth: 'none' },
+      { clientId: 'driftline-stack', logLevel: 'nothing' },
+    );
+    const admin = kafka.admin();
+    stops.push(() => admin.disconnect());
+    await waitForKafka(admin, broker, endpoints.kafkaBrokers.join(','));
+    await provisionTopics(admin, [...service.topics, { name: S3_NOTIFICATION_TOPIC, partitions: 1 }], log);
+    await Promise.all([
+      provisionTables(endpoints.dynamodb, service),
+      provisionStreams(endpoints.kinesis, service),
+    ]);
+
+    const relay: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await relay.connect();
+    stops.push(() => relay.disconnect());
+    emulators.onS3Event((raw) => {
+      let records: ReturnType<typeof normaliseS3rverEvent>;
+      try {
+        records = normaliseS3rverEvent(raw, LOCAL_REGION);
+      } catch (error) {
+        log(`ignored an S3 event that could not be read: ${String(error)}`);
+        return;
+      }
+      relay
+        .send({
+          topic: S3_NOTIFICATION_TOPIC,
+          acks: -1,
+          messages: records.map((record) => ({
+            key: `${record.s3.bucket.name}/${record.s3.object.key}`,
+            value: JSON.stringify({ Records: [record] }),
+          })),
+        })
+        .catch((error) => log(`error: could not relay an S3 notification: ${String(error)}`));
+    });
+
+    const info: StackInfo = {
+      pid: process.pid,
+      dataDir: config.dataDir,
+      stage: config.stage,
+      startedAt: new Date().toISOString(),
+      startupMs: Date.now() - started,
+      embeddedKafka,
+      ...(broker ? { kafkaLogFile: broker.logFile } : {}),
+      endpoints,
+      ports: {
+        ...ports,
+        s3: emulators.s3Port,
+        dynamodb: emulators.dynamodbPort,
+        kinesis: emulators.kinesisPort,
+      },
+      datasetBucket: service.datasetBucket,
+      stateTable: service.stateTable,
+      topics: service.topics.map((topic) => ({ ...topic })),
+      s3NotificationTopic: S3_NOTIFICATION_TOPIC,
+    };
+    return {
+      info,
+      service,
+      brokerExited: broker ? broker.exited : new Promise<never>(() => {}),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** The environment a function sees on the local stack (besides serverless.yml's own variables). */
+export function functionEnvironment(info: StackInfo): Record<string, string> {
+  return {
+    DRIFTLINE_STAGE: info.stage,
+    DRIFTLINE_KAFKA_BROKERS: info.endpoints.kafkaBrokers.join(','),
+    DRIFTLINE_KAFKA_AUTH: 'none',
+    DRIFTLINE_S3_ENDPOINT: info.endpoints.s3,
+    DRIFTLINE_DYNAMODB_ENDPOINT: info.endpoints.dynamodb,
+    DRIFTLINE_KINESIS_ENDPOINT: info.endpoints.kinesis,
+    AWS_REGION: LOCAL_REGION,
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * The Kafka adapter: the only file that imports kafkajs. Clients are plain kafkajs objects with
+ * explicit timeouts and retries (kafkajs does not reconnect by itself after some socket errors,
+ * kafkajs#919, so failures must surface quickly and be retried by the caller or the trigger).
+ */
+import { Kafka, type KafkaConfig, type LogEntry, logLevel } from 'kafkajs';
+
+export type { Admin, Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+
+export interface KafkaConnection {
+  readonly brokers: readonly string[];
+  /** `none` = plaintext (local broker); `iam` = MSK IAM over SASL/TLS (AWS). */
+  readonly auth: 'iam' | 'none';
+}
+
+export type KafkaLogLevel = 'nothing' | 'error' | 'warn' | 'info';
+
+const levels: Record<KafkaLogLevel, logLevel> = {
+  nothing: logLevel.NOTHING,
+  error: logLevel.ERROR,
+  warn: logLevel.WARN,
+  info: logLevel.INFO,
+};
+
+export function createKafka(
+  connection: KafkaConnection,
+  options: {
+    readonly clientId: string;
+    readonly logLevel?: KafkaLogLevel;
+    readonly log?: (level: string, message: string) => void;
+  },
+): Kafka {
+  if (connection.auth === 'iam') {
+    // MSK IAM needs a SASL/OAUTHBEARER token provider; it is wired with the AWS deployment work.
+    throw new Error('DRIFTLINE_KAFKA_AUTH=iam is not supported yet: use a plaintext listener (auth none).');
+  }
+  const log = options.log;
+  const config: KafkaConfig = {
+    clientId: options.clientId,
+    brokers: [...connection.brokers],
+    connectionTimeout: 5_000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5_000 },
+    logLevel: levels[options.logLevel ?? 'warn'],
+    ...(log
+      ? {
+          logCreator:
+            () =>
+            ({ level, log: entry }: LogEntry) =>
+              log(logLevel[level] ?? String(level), `${entry.message}`),
+        }
+      : {}),
+  };
+  return new Kafka(config);
+}

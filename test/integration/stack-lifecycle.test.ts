@@ -1,0 +1,110 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startStack } from '../../localstack/stack-control.ts';
+import { stackInfoFile, stackInfoSchema } from '../../localstack/stack-files.ts';
+import { isolatedStackEnvironment, processesInGroup } from '../support/isolated-stack.ts';
+import { pollUntil, stackClients } from '../support/stack-clients.ts';
+
+const dataDirs: string[] = [];
+async function newDataDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-lifecycle-'));
+  dataDirs.push(dir);
+  return dir;
+}
+afterEach(async () => {
+  await Promise.all(dataDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+describe('the local stack process', () => {
+  it('runs Kafka in its own process group, stops leaving no process behind, and reuses its data on restart', async () => {
+    const dataDir = await newDataDir();
+    const env = isolatedStackEnvironment(dataDir);
+
+    const first = await startStack({ attached: true, env });
+    const pgid = first.info.pid;
+    const members = [...processesInGroup(pgid).values()];
+    expect(members.some((command) => command.includes('kafka.Kafka'))).toBe(true);
+    expect(members.some((command) => command.includes('stack-daemon'))).toBe(true);
+    expect(existsSync(stackInfoFile(dataDir))).toBe(true);
+    const { s3 } = stackClients(first.info);
+    await s3.send(
+      new PutObjectCommand({ Bucket: first.info.datasetBucket, Key: 'kept.txt', Body: 'still here' }),
+    );
+    s3.destroy();
+
+    await first.stop();
+    expect([...processesInGroup(pgid).keys()]).toEqual([]);
+    expect(existsSync(stackInfoFile(dataDir))).toBe(false);
+
+    const second = await startStack({ attached: true, env });
+    try {
+      const clients = stackClients(second.info);
+      const kept = await clients.s3.send(
+        new GetObjectCommand({ Bucket: second.info.datasetBucket, Key: 'kept.txt' }),
+      );
+      expect(await kept.Body?.transformToString()).toBe('still here');
+      clients.s3.destroy();
+    } finally {
+      await second.stop();
+    }
+    expect([...processesInGroup(second.info.pid).keys()]).toEqual([]);
+  });
+
+  it('stops by itself, Kafka included, when the process that started it is killed', async () => {
+    const dataDir = await newDataDir();
+    const holder = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, '../support/hold-stack.ts'), dataDir],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const firstLine = await new Promise<string>((resolveLine, rejectLine) => {
+      createInterface({ input: holder.stdout }).once('line', resolveLine);
+      holder.once('exit', (code) => rejectLine(new Error(`holder exited early with code ${code}`)));
+    });
+    const info = stackInfoSchema.parse(JSON.parse(firstLine));
+    expect(processesInGroup(info.pid).size).toBeGreaterThanOrEqual(2);
+
+    holder.kill('SIGKILL');
+
+    await pollUntil(async () => (processesInGroup(info.pid).size === 0 ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      what: `the orphaned stack (process group ${info.pid}) to stop`,
+    });
+    expect(existsSync(stackInfoFile(dataDir))).toBe(false);
+  });
+
+  it('refuses to start with a clear message when a port is taken', async () => {
+    const blocker = createServer();
+    const port = await new Promise<number>((resolvePort) =>
+      blocker.listen(0, '127.0.0.1', () => {
+        const address = blocker.address();
+        resolvePort(typeof address === 'object' && address ? address.port : 0);
+      }),
+    );
+    try {
+      const env = { ...isolatedStackEnvironment(await newDataDir()), DRIFTLINE_S3_PORT: String(port) };
+      await expect(startStack({ attached: true, env })).rejects.toThrow(
+        new RegExp(`Port ${port} on 127.0.0.1 \\(S3 emulator\\) is already in use[\\s\\S]*DRIFTLINE_S3_PORT`),
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('refuses to start with a clear message when Java is missing', async () => {
+    const env = { ...isolatedStackEnvironment(await newDataDir()), DRIFTLINE_JAVA: '/nonexistent/bin/java' };
+    await expect(startStack({ attached: true, env })).rejects.toThrow(
+      /Java was not found[\s\S]*DRIFTLINE_KAFKA_BROKERS/,
+    );
+  });
+});
