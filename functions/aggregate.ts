@@ -1,1 +1,36 @@
-export const handler = async (): Promise<void> => {};
+/** aggregate λ: an MSK batch of data_raw → state in DynamoDB, a summary to data_clean, rejects to data_dead. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { createDynamoDbClient, createDynamoDbItemStore } from '../shared/adapters/dynamodb.ts';
+import { createKafka, createKafkaPublisher } from '../shared/adapters/kafka.ts';
+import { analysisById } from '../shared/analyses/registry.ts';
+import { loadFunctionConfig } from '../shared/config.ts';
+import {
+  type AggregateDependencies,
+  aggregateSlices,
+  type BatchOutcome,
+} from '../shared/pipeline/aggregate.ts';
+import { decodeMskEvent } from '../shared/pipeline/msk-event.ts';
+
+const config = loadFunctionConfig();
+const logger = new Logger({ serviceName: 'driftline-aggregate' });
+const dependencies: AggregateDependencies = {
+  analyses: analysisById,
+  store: createDynamoDbItemStore(createDynamoDbClient(config.aws), config.stateTable),
+  publisher: createKafkaPublisher(createKafka(config.kafka, { clientId: 'driftline-aggregate' })),
+  topics: { clean: config.topics.clean, dead: config.topics.dead },
+  bucketSeconds: config.bucketSeconds,
+  batchTtlSeconds: config.batchTtlHours * 3600,
+  ...(config.defaultAnalysis ? { defaultAnalysis: config.defaultAnalysis } : {}),
+  now: Date.now,
+};
+
+export const handler = async (event: unknown): Promise<BatchOutcome[]> => {
+  const outcomes = await aggregateSlices(decodeMskEvent(event), dependencies);
+  logger.info('batches aggregated', {
+    batches: outcomes.length,
+    rows: outcomes.reduce((sum, outcome) => sum + outcome.inputRows, 0),
+    rejected: outcomes.reduce((sum, outcome) => sum + outcome.rejectedRows, 0),
+    duplicates: outcomes.filter((outcome) => outcome.duplicate).length,
+  });
+  return outcomes;
+};

@@ -127,12 +127,7 @@ async function provisionTopics(
 }
 
 async function provisionTables(endpoint: string, service: ServiceDefinition): Promise<void> {
-  const client = createDynamoDbClient({
-    region: LOCAL_REGION,
-    dynamodbEndpoint: endpoint,
-    s3Endpoint: undefined,
-    kinesisEndpoint: undefined,
-  });
+  const client = createDynamoDbClient({ region: LOCAL_REGION, dynamodbEndpoint: endpoint });
   try {
     const existing = new Set((await client.send(new ListTablesCommand({}))).TableNames ?? []);
     for (const table of service.tables) {
@@ -154,12 +149,7 @@ async function provisionTables(endpoint: string, service: ServiceDefinition): Pr
 
 /** The Kinesis transport uses streams named like the topics, one shard per partition. */
 async function provisionStreams(endpoint: string, service: ServiceDefinition): Promise<void> {
-  const client = createKinesisClient({
-    region: LOCAL_REGION,
-    kinesisEndpoint: endpoint,
-    s3Endpoint: undefined,
-    dynamodbEndpoint: undefined,
-  });
+  const client = createKinesisClient({ region: LOCAL_REGION, kinesisEndpoint: endpoint });
   try {
     const existing = new Set((await client.send(new ListStreamsCommand({}))).StreamNames ?? []);
     for (const topic of service.topics) {

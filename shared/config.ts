@@ -67,6 +67,9 @@ const functionSchema = z.object({
   DRIFTLINE_S3_ENDPOINT: optionalUrl,
   DRIFTLINE_DYNAMODB_ENDPOINT: optionalUrl,
   DRIFTLINE_KINESIS_ENDPOINT: optionalUrl,
+  DRIFTLINE_LAMBDA_ENDPOINT: optionalUrl,
+  /** Analysis for data_raw records without driftline headers (produced by another tool). */
+  DRIFTLINE_DEFAULT_ANALYSIS: z.string().min(1).optional(),
   AWS_REGION: z.string().min(1).default('us-east-1'),
 });
 
@@ -87,7 +90,9 @@ export interface FunctionConfig {
     readonly s3Endpoint: string | undefined;
     readonly dynamodbEndpoint: string | undefined;
     readonly kinesisEndpoint: string | undefined;
+    readonly lambdaEndpoint: string | undefined;
   };
+  readonly defaultAnalysis: string | undefined;
 }
 
 export function loadFunctionConfig(env: Environment = process.env): FunctionConfig {
@@ -115,7 +120,9 @@ export function loadFunctionConfig(env: Environment = process.env): FunctionConf
       s3Endpoint: raw.DRIFTLINE_S3_ENDPOINT,
       dynamodbEndpoint: raw.DRIFTLINE_DYNAMODB_ENDPOINT,
       kinesisEndpoint: raw.DRIFTLINE_KINESIS_ENDPOINT,
+      lambdaEndpoint: raw.DRIFTLINE_LAMBDA_ENDPOINT,
     },
+    defaultAnalysis: raw.DRIFTLINE_DEFAULT_ANALYSIS,
   };
 }
 

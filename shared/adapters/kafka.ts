@@ -3,7 +3,8 @@
  * explicit timeouts and retries (kafkajs does not reconnect by itself after some socket errors,
  * kafkajs#919, so failures must surface quickly and be retried by the caller or the trigger).
  */
-import { Kafka, type KafkaConfig, type LogEntry, logLevel } from 'kafkajs';
+import { Kafka, type KafkaConfig, type LogEntry, logLevel, Partitioners } from 'kafkajs';
+import type { Publisher } from '../pipeline/ports.ts';
 
 export type { Admin, Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 
@@ -52,4 +53,44 @@ export function createKafka(
       : {}),
   };
   return new Kafka(config);
+}
+
+/**
+ * A Publisher on a kafkajs producer. The producer is idempotent with acks=all, so a retried send
+ * does not duplicate a message within the producer's session. Connects lazily, once.
+ */
+export function createKafkaPublisher(kafka: Kafka): Publisher & { disconnect(): Promise<void> } {
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  let connecting: Promise<void> | undefined;
+  return {
+    async publish(topic, messages) {
+      if (messages.length === 0) return;
+      connecting ??= producer.connect().catch((error) => {
+        connecting = undefined;
+        throw error;
+      });
+      await connecting;
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: messages.map((message) => ({
+          key: message.key ?? null,
+          value:
+            typeof message.value === 'string'
+              ? message.value
+              : Buffer.from(message.value.buffer, message.value.byteOffset, message.value.byteLength),
+          ...(message.headers ? { headers: { ...message.headers } } : {}),
+          ...(message.partition === undefined ? {} : { partition: message.partition }),
+        })),
+      });
+    },
+    async disconnect() {
+      if (connecting) await producer.disconnect();
+      connecting = undefined;
+    },
+  };
 }

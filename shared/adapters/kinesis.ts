@@ -3,7 +3,9 @@ import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { FunctionConfig } from '../config.ts';
 
-export function createKinesisClient(aws: FunctionConfig['aws']): KinesisClient {
+export function createKinesisClient(
+  aws: Pick<FunctionConfig['aws'], 'region' | 'kinesisEndpoint'>,
+): KinesisClient {
   if (!aws.kinesisEndpoint) return new KinesisClient({ region: aws.region });
   return new KinesisClient({
     region: aws.region,

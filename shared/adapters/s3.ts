@@ -1,8 +1,9 @@
-/** The S3 adapter: the only file that imports the S3 SDK. */
-import { S3Client } from '@aws-sdk/client-s3';
+/** The S3 adapter: the only file that imports the S3 SDK. Implements replay's ObjectSource. */
+import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { FunctionConfig } from '../config.ts';
+import type { ObjectSource } from '../pipeline/replay.ts';
 
-export function createS3Client(aws: FunctionConfig['aws']): S3Client {
+export function createS3Client(aws: Pick<FunctionConfig['aws'], 'region' | 's3Endpoint'>): S3Client {
   if (!aws.s3Endpoint) return new S3Client({ region: aws.region });
   return new S3Client({
     region: aws.region,
@@ -14,4 +15,29 @@ export function createS3Client(aws: FunctionConfig['aws']): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+export function createS3ObjectSource(client: S3Client): ObjectSource {
+  return {
+    async head(bucket, key) {
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return {
+        size: head.ContentLength ?? 0,
+        etag: (head.ETag ?? '').replaceAll('"', ''),
+        metadata: Object.fromEntries(
+          Object.entries(head.Metadata ?? {}).map(([name, value]) => [name.toLowerCase(), value]),
+        ),
+      };
+    },
+    async read(bucket, key) {
+      const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      // On Node the body is a Readable stream: consumed chunk by chunk, never buffered whole.
+      if (!isAsyncIterable(object.Body)) throw new Error(`S3 returned no readable body for ${bucket}/${key}`);
+      return object.Body;
+    },
+  };
 }

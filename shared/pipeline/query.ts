@@ -1,0 +1,216 @@
+/**
+ * The read side of the state table, for the API: cumulative summaries (partition states merged on
+ * read), time-bucket rollups, recent batch summaries, replay progress and pipeline health.
+ */
+import type { AnyAnalysis, Json, JsonObject } from '../core/analysis.ts';
+import type { ItemStore, StoredItem } from './ports.ts';
+import { type ReplayProgress, readProgress } from './replay.ts';
+import { rollupBucketStart, sortableMs } from './state-keys.ts';
+
+interface Accumulated {
+  readonly run: string;
+  readonly data: Json;
+  readonly rows: number;
+  readonly batches: number;
+  readonly rejectedRows: number;
+}
+
+function asObject(value: Json | undefined): JsonObject | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : undefined;
+}
+
+function numberOf(value: Json | undefined): number {
+  return typeof value === 'number' ? value : 0;
+}
+
+function accumulated(item: StoredItem, run: string): Accumulated | undefined {
+  const payload = asObject(item.payload);
+  if (!payload || payload.data === undefined) return undefined;
+  return {
+    run,
+    data: payload.data,
+    rows: numberOf(payload.rows),
+    batches: numberOf(payload.batches),
+    rejectedRows: numberOf(payload.rejectedRows),
+  };
+}
+
+/** The run of a state item's sort key `<run>#<topic>#<partition>` (runs may contain `#`). */
+function runOfStateSk(sk: string): string {
+  const parts = sk.split('#');
+  return parts.slice(0, -2).join('#');
+}
+
+export async function cumulativeSummary(
+  store: ItemStore,
+  analysis: AnyAnalysis,
+  run: string | undefined,
+): Promise<JsonObject> {
+  const items = await store.query(`state#${analysis.id}`);
+  const states = items
+    .map((item) => accumulated(item, runOfStateSk(item.sk)))
+    .filter((state): state is Accumulated => state !== undefined && (run === undefined || state.run === run));
+  const merged = analysis.mergeStates(states.map((state) => analysis.stateCodec.decode(state.data)));
+  const runs = [...new Set(states.map((state) => state.run))].sort();
+  return {
+    analysis: analysis.id,
+    runs,
+    partitions: states.length,
+    rows: states.reduce((sum, state) => sum + state.rows, 0),
+    batches: states.reduce((sum, state) => sum + state.batches, 0),
+    rejectedRows: states.reduce((sum, state) => sum + state.rejectedRows, 0),
+    summary: analysis.summarizeState(merged),
+  };
+}
+
+export async function bucketSeries(
+  store: ItemStore,
+  analysis: AnyAnalysis,
+  range: { readonly fromMs: number; readonly toMs: number; readonly run?: string | undefined },
+): Promise<JsonObject[]> {
+  const items = await store.query(`rollup#${analysis.id}`, {
+    from: sortableMs(range.fromMs),
+    to: `${sortableMs(range.toMs)}~`,
+  });
+  const byBucket = new Map<number, { batch: unknown; rows: number; batches: number; rejectedRows: number }>();
+  for (const item of items) {
+    const start = rollupBucketStart(item.sk);
+    const run = runOfStateSk(item.sk.slice(16));
+    if (range.run !== undefined && run !== range.run) continue;
+    const entry = accumulated(item, run);
+    if (!entry) continue;
+    const batch = analysis.batchCodec.decode(entry.data);
+    const current = byBucket.get(start);
+    byBucket.set(
+      start,
+      current
+        ? {
+            batch: analysis.mergeBatches(current.batch, batch),
+            rows: current.rows + entry.rows,
+            batches: current.batches + entry.batches,
+            rejectedRows: current.rejectedRows + entry.rejectedRows,
+          }
+        : { batch, rows: entry.rows, batches: entry.batches, rejectedRows: entry.rejectedRows },
+    );
+  }
+  return [...byBucket.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([start, bucket]) => ({
+      bucketStartMs: start,
+      rows: bucket.rows,
+      batches: bucket.batches,
+      rejectedRows: bucket.rejectedRows,
+      summary: analysis.summarizeBatch(bucket.batch),
+    }));
+}
+
+/** Batch summaries whose sort key is after `cursor`, oldest first, and the cursor to ask with next. */
+export async function batchesSince(
+  store: ItemStore,
+  analysisId: string,
+  cursor: string | undefined,
+  limit: number,
+): Promise<{ items: Json[]; cursor: string | undefined }> {
+  const items = await store.query(`batch#${analysisId}`, {
+    ...(cursor ? { from: `${cursor}\u0000` } : {}),
+    limit,
+  });
+  return { items: items.map((item) => item.payload), cursor: items[items.length - 1]?.sk ?? cursor };
+}
+
+export async function replayProgressList(store: ItemStore): Promise<ReplayProgress[]> {
+  const items = await store.query('replay');
+  return items.map(readProgress);
+}
+
+function percentile(sorted: readonly number[], fraction: number): number | null {
+  if (sorted.length === 0) return null;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
+  return sorted[index] ?? null;
+}
+
+/** Pipeline health over the last `windowMs`: from the recent batch summaries and replay progress. */
+export async function pipelineHealth(
+  store: ItemStore,
+  analyses: readonly AnyAnalysis[],
+  nowMs: number,
+  windowMs: number,
+): Promise<JsonObject> {
+  const since = nowMs - windowMs;
+  let rowsOut = 0;
+  let batches = 0;
+  let rejected = 0;
+  const latencies: number[] = [];
+  const rejectedByReason: Record<string, number> = {};
+  let lastBatchAtMs: number | null = null;
+  for (const analysis of analyses) {
+    const items = await store.query(`batch#${analysis.id}`, { from: sortableMs(since) });
+    for (const item of items) {
+      const summary = asObject(item.payload);
+      const progress = asObject(summary?.progress);
+      if (!summary || !progress) continue;
+      batches += 1;
+      rowsOut += numberOf(progress.numInputRows);
+      rejected += numberOf(summary.rejectedRows);
+      const lag = asObject(progress.lagMs);
+      // Latency of a batch: from its oldest record being produced to the batch being processed.
+      if (lag) latencies.push(numberOf(lag.max));
+      for (const [reason, count] of Object.entries(asObject(summary.rejectedByReason) ?? {})) {
+        rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + numberOf(count);
+      }
+      const received = numberOf(progress.receivedAtMs);
+      if (received > (lastBatchAtMs ?? 0)) lastBatchAtMs = received;
+    }
+  }
+  latencies.sort((a, b) => a - b);
+  const replays = await replayProgressList(store);
+  const running = replays.filter((replay) => replay.status === 'running');
+  const rowsInPerSecond = running.reduce((sum, replay) => {
+    const elapsed = (replay.updatedAtMs - replay.startedAtMs) / 1000;
+    return sum + (elapsed > 0 ? replay.rowsSent / elapsed : 0);
+  }, 0);
+  return {
+    windowSeconds: windowMs / 1000,
+    rowsInPerSecond,
+    rowsOutPerSecond: rowsOut / (windowMs / 1000),
+    batches,
+    rejectedRows: rejected,
+    rejectedByReason,
+    latencyMs: {
+      p50: percentile(latencies, 0.5),
+      p99: percentile(latencies, 0.99),
+      max: latencies.at(-1) ?? null,
+    },
+    lastBatchAtMs,
+    replays: replays.map((replay) => replayView(replay, nowMs)),
+  };
+}
+
+export function replayView(replay: ReplayProgress, nowMs: number): JsonObject {
+  const fraction =
+    replay.objectBytes > 0
+      ? Math.min(1, replay.bytesRead / replay.objectBytes)
+      : replay.status === 'done'
+        ? 1
+        : 0;
+  const elapsedMs = (replay.finishedAtMs ?? replay.updatedAtMs) - replay.startedAtMs;
+  const etaMs = replay.status === 'running' && fraction > 0 ? (elapsedMs / fraction) * (1 - fraction) : null;
+  return {
+    bucket: replay.bucket,
+    key: replay.key,
+    analysis: replay.analysis,
+    run: replay.run,
+    status: replay.status,
+    message: replay.message ?? null,
+    rowsSent: replay.rowsSent,
+    recordsSent: replay.recordsSent,
+    rate: replay.rate,
+    rowsPerRecord: replay.rowsPerRecord,
+    fraction,
+    rowsPerSecond: elapsedMs > 0 ? (replay.rowsSent / elapsedMs) * 1000 : 0,
+    etaSeconds: etaMs === null ? null : etaMs / 1000,
+    startedAt: new Date(replay.startedAtMs).toISOString(),
+    updatedAt: new Date(replay.updatedAtMs).toISOString(),
+    stale: replay.status === 'running' && nowMs - replay.updatedAtMs > 120_000,
+  };
+}

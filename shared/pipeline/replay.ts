@@ -1,0 +1,463 @@
+/**
+ * Replay: streams one dataset object into `data_raw` at a chosen rate, transport-neutral.
+ *
+ * - Streams (never loads an object whole); `.gz` is decompressed on the fly; the analysis frames rows.
+ * - Every row goes to the partition Kafka's default partitioner gives its key (dt: ORBIT_CNT), so
+ *   rows packed into one record (rowsPerRecord > 1) share a partition and a key never spans two.
+ * - Records carry (analysis, run, sequence) headers. Packing is deterministic: partition buffers
+ *   are flushed every `checkpointRows` rows, exactly where the checkpoint is written. A replay that
+ *   resumes from a checkpoint — after a crash, near the Lambda deadline, or for a duplicated S3
+ *   event — therefore produces byte-identical records under the same sequence numbers, which the
+ *   aggregate side applies once. Exactly-once end to end, with at-least-once transports.
+ * - Progress (rows sent, bytes read of the object, rate) is the checkpoint item, read by the API.
+ * - A lease in the checkpoint keeps a duplicated event from replaying the same object concurrently.
+ */
+
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import type { AnyAnalysis, Json, JsonObject } from '../core/analysis.ts';
+import { ObjectFormatError } from '../core/analysis.ts';
+import { partitionForKey } from '../core/kafka-partitioner.ts';
+import { originHeaders } from '../core/record-headers.ts';
+import type { ItemStore, OutgoingMessage, Publisher, StoredItem } from './ports.ts';
+import { replayKey } from './state-keys.ts';
+
+export interface ObjectInfo {
+  readonly size: number;
+  readonly etag: string;
+  /** User metadata (x-amz-meta-*), lower-case names. */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface ObjectSource {
+  head(bucket: string, key: string): Promise<ObjectInfo>;
+  /** The object's bytes as stored (compressed if it is `.gz`). */
+  read(bucket: string, key: string): Promise<AsyncIterable<Uint8Array>>;
+}
+
+export interface ReplayRequest {
+  readonly bucket: string;
+  readonly key: string;
+}
+
+export interface ReplayDependencies {
+  readonly analysisForKey: (key: string) => AnyAnalysis | undefined;
+  readonly source: ObjectSource;
+  readonly publisher: Publisher;
+  readonly store: ItemStore;
+  readonly rawTopic: string;
+  readonly partitions: number;
+  readonly defaults: { readonly rowsPerRecord: number; readonly rate: number };
+  /** Identifies this invocation (the Lambda request id) as the lease owner. */
+  readonly invocationId: string;
+  readonly remainingMs: () => number;
+  /** Asks for a new invocation that continues from the checkpoint (Lambda's 15-minute limit). */
+  readonly continueLater: (request: ReplayRequest) => Promise<void>;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly log: (message: string, details?: JsonObject) => void;
+  /** Stop and continue elsewhere when less than this is left (default 60 s). */
+  readonly deadlineMarginMs?: number;
+}
+
+export type ReplayStatus =
+  | 'done'
+  | 'continued'
+  | 'already-done'
+  | 'busy-elsewhere'
+  | 'refused'
+  | 'lease-lost';
+
+export interface ReplayOutcome {
+  readonly status: ReplayStatus;
+  readonly rowsSent: number;
+  readonly recordsSent: number;
+  readonly message?: string;
+}
+
+/** The checkpoint/progress item's payload. */
+export interface ReplayProgress {
+  readonly bucket: string;
+  readonly key: string;
+  readonly etag: string;
+  readonly analysis: string;
+  readonly run: string;
+  readonly status: 'running' | 'done' | 'refused';
+  readonly message?: string;
+  readonly rowsPerRecord: number;
+  readonly rate: number;
+  readonly checkpointRows: number;
+  readonly rowsSent: number;
+  readonly recordsSent: number;
+  /** Next sequence number per partition. */
+  readonly sequences: number[];
+  readonly objectBytes: number;
+  readonly bytesRead: number;
+  readonly startedAtMs: number;
+  readonly updatedAtMs: number;
+  readonly finishedAtMs?: number;
+  readonly leaseOwner: string;
+  readonly leaseUntilMs: number;
+  readonly invocations: number;
+}
+
+const SEND_CHUNK_RECORDS = 1000;
+
+function numberField(payload: JsonObject, name: string): number {
+  const value = payload[name];
+  if (typeof value !== 'number') throw new Error(`replay checkpoint: ${name} is not a number`);
+  return value;
+}
+
+function stringField(payload: JsonObject, name: string): string {
+  const value = payload[name];
+  if (typeof value !== 'string') throw new Error(`replay checkpoint: ${name} is not a string`);
+  return value;
+}
+
+export function readProgress(item: StoredItem): ReplayProgress {
+  const payload = item.payload;
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
+    throw new Error('replay checkpoint is not an object');
+  const status = stringField(payload, 'status');
+  if (status !== 'running' && status !== 'done' && status !== 'refused')
+    throw new Error(`replay checkpoint: bad status ${status}`);
+  const sequences = payload.sequences;
+  if (!Array.isArray(sequences) || !sequences.every((value) => typeof value === 'number')) {
+    throw new Error('replay checkpoint: sequences is not a list of numbers');
+  }
+  const message = payload.message;
+  const finished = payload.finishedAtMs;
+  return {
+    bucket: stringField(payload, 'bucket'),
+    key: stringField(payload, 'key'),
+    etag: stringField(payload, 'etag'),
+    analysis: stringField(payload, 'analysis'),
+    run: stringField(payload, 'run'),
+    status,
+    ...(typeof message === 'string' ? { message } : {}),
+    rowsPerRecord: numberField(payload, 'rowsPerRecord'),
+    rate: numberField(payload, 'rate'),
+    checkpointRows: numberField(payload, 'checkpointRows'),
+    rowsSent: numberField(payload, 'rowsSent'),
+    recordsSent: numberField(payload, 'recordsSent'),
+    sequences: sequences.filter((value): value is number => typeof value === 'number'),
+    objectBytes: numberField(payload, 'objectBytes'),
+    bytesRead: numberField(payload, 'bytesRead'),
+    startedAtMs: numberField(payload, 'startedAtMs'),
+    updatedAtMs: numberField(payload, 'updatedAtMs'),
+    ...(typeof finished === 'number' ? { finishedAtMs: finished } : {}),
+    leaseOwner: stringField(payload, 'leaseOwner'),
+    leaseUntilMs: numberField(payload, 'leaseUntilMs'),
+    invocations: numberField(payload, 'invocations'),
+  };
+}
+
+function progressJson(progress: ReplayProgress): Json {
+  return { ...progress, sequences: [...progress.sequences] };
+}
+
+/** Per-object settings from S3 metadata (`rows-per-record`, `rate`), else the defaults. */
+export function replaySettings(
+  metadata: Readonly<Record<string, string>>,
+  defaults: ReplayDependencies['defaults'],
+): { rowsPerRecord: number; rate: number } | { error: string } {
+  const rowsText = metadata['rows-per-record'];
+  const rateText = metadata.rate;
+  const rowsPerRecord = rowsText === undefined ? defaults.rowsPerRecord : Number(rowsText);
+  const rate = rateText === undefined ? defaults.rate : Number(rateText);
+  if (!Number.isInteger(rowsPerRecord) || rowsPerRecord < 1 || rowsPerRecord > 100_000) {
+    return { error: `metadata rows-per-record "${rowsText}" must be a whole number from 1 to 100000` };
+  }
+  if (!Number.isFinite(rate) || rate < 0)
+    return { error: `metadata rate "${rateText}" must be a number ≥ 0 (rows/s, 0 = full speed)` };
+  return { rowsPerRecord, rate };
+}
+
+/** Rows between checkpoints (and partition-buffer flushes): a function of the settings only. */
+export function checkpointRowsFor(rowsPerRecord: number, partitions: number): number {
+  return Math.max(10_000, rowsPerRecord * partitions * 2);
+}
+
+/** Decoded S3 notification keys arrive form-encoded (`+` for spaces). */
+export function decodeNotificationKey(key: string): string {
+  return decodeURIComponent(key.replace(/\+/g, ' '));
+}
+
+async function* gunzipStream(input: AsyncIterable<Uint8Array>, onCompressedBytes: (bytes: number) => void) {
+  const counted = Readable.from(
+    (async function* () {
+      for await (const chunk of input) {
+        onCompressedBytes(chunk.length);
+        yield chunk;
+      }
+    })(),
+  );
+  yield* counted.pipe(createGunzip()) as AsyncIterable<Uint8Array>;
+}
+
+export async function replayObject(request: ReplayRequest, deps: ReplayDependencies): Promise<ReplayOutcome> {
+  const { bucket, key } = request;
+  const key_ = replayKey(bucket, key);
+  const info = await deps.source.head(bucket, key);
+  const existingItem = await deps.store.get(key_);
+  const existing = existingItem ? readProgress(existingItem) : undefined;
+  const sameObject = existing !== undefined && existing.etag === info.etag;
+  const now = deps.now();
+
+  if (sameObject && existing.status === 'done') {
+    deps.log('replay: object already replayed, nothing to send', { bucket, key, etag: info.etag });
+    return { status: 'already-done', rowsSent: 0, recordsSent: 0 };
+  }
+  if (sameObject && existing.status === 'refused') {
+    return {
+      status: 'refused',
+      rowsSent: 0,
+      recordsSent: 0,
+      ...(existing.message ? { message: existing.message } : {}),
+    };
+  }
+  if (sameObject && existing.leaseUntilMs > now && existing.leaseOwner !== deps.invocationId) {
+    deps.log('replay: another invocation holds this object, leaving it to it', {
+      bucket,
+      key,
+      owner: existing.leaseOwner,
+    });
+    return { status: 'busy-elsewhere', rowsSent: 0, recordsSent: 0 };
+  }
+
+  let version = existingItem?.version ?? 0;
+  const writeProgress = async (progress: ReplayProgress): Promise<boolean> => {
+    const written = await deps.store.put(
+      { ...key_, version: version + 1, payload: progressJson(progress) },
+      version === 0 ? { kind: 'absent' } : { kind: 'version', version },
+    );
+    if (written) version += 1;
+    return written;
+  };
+
+  const analysis = deps.analysisForKey(key);
+  const settings = replaySettings(info.metadata, deps.defaults);
+  const refuse = async (message: string, analysisId: string): Promise<ReplayOutcome> => {
+    deps.log('replay: object refused', { bucket, key, reason: message });
+    await writeProgress({
+      bucket,
+      key,
+      etag: info.etag,
+      analysis: analysisId,
+      run: '',
+      status: 'refused',
+      message,
+      rowsPerRecord: 0,
+      rate: 0,
+      checkpointRows: 0,
+      rowsSent: 0,
+      recordsSent: 0,
+      sequences: [],
+      objectBytes: info.size,
+      bytesRead: 0,
+      startedAtMs: now,
+      updatedAtMs: now,
+      leaseOwner: deps.invocationId,
+      leaseUntilMs: 0,
+      invocations: 1,
+    });
+    return { status: 'refused', rowsSent: 0, recordsSent: 0, message };
+  };
+  if (!analysis) {
+    return refuse(`no analysis for key "${key}": the first path segment must name one (e.g. dt/…)`, '');
+  }
+  if ('error' in settings) return refuse(settings.error, analysis.id);
+  let framing: ReturnType<typeof analysis.replay.framerFor>;
+  try {
+    framing = analysis.replay.framerFor(key.replace(/\.gz$/i, ''));
+  } catch (error) {
+    if (error instanceof ObjectFormatError) return refuse(error.message, analysis.id);
+    throw error;
+  }
+
+  // Resume only the same object version; a new version (other ETag) is a new run.
+  const resumed = sameObject ? existing : undefined;
+  const rowsPerRecord = resumed?.rowsPerRecord ?? settings.rowsPerRecord;
+  const rate = resumed?.rate ?? settings.rate;
+  const checkpointRows = resumed?.checkpointRows ?? checkpointRowsFor(rowsPerRecord, deps.partitions);
+  const run = resumed?.run ?? `${key}@${info.etag.replaceAll('"', '').slice(0, 12)}`;
+  const sequences = resumed ? [...resumed.sequences] : new Array<number>(deps.partitions).fill(0);
+  if (sequences.length !== deps.partitions) {
+    throw new Error(
+      `checkpoint has ${sequences.length} partitions, the topic has ${deps.partitions}: replay it under a new key`,
+    );
+  }
+  const skipRows = resumed?.rowsSent ?? 0;
+  const marginMs = deps.deadlineMarginMs ?? 60_000;
+  let progress: ReplayProgress = {
+    bucket,
+    key,
+    etag: info.etag,
+    analysis: analysis.id,
+    run,
+    status: 'running',
+    rowsPerRecord,
+    rate,
+    checkpointRows,
+    rowsSent: skipRows,
+    recordsSent: resumed?.recordsSent ?? 0,
+    sequences,
+    objectBytes: info.size,
+    bytesRead: resumed?.bytesRead ?? 0,
+    startedAtMs: resumed?.startedAtMs ?? now,
+    updatedAtMs: now,
+    leaseOwner: deps.invocationId,
+    leaseUntilMs: now + deps.remainingMs(),
+    invocations: (resumed?.invocations ?? 0) + 1,
+  };
+  if (!(await writeProgress(progress))) return { status: 'busy-elsewhere', rowsSent: 0, recordsSent: 0 };
+  deps.log(resumed ? 'replay: resuming from checkpoint' : 'replay: starting', {
+    bucket,
+    key,
+    run,
+    rowsPerRecord,
+    rate,
+    fromRow: skipRows,
+  });
+
+  const { framer, wireFormat } = framing;
+  const buffers: Uint8Array[][] = Array.from({ length: deps.partitions }, () => []);
+  const bufferKeys: (string | undefined)[] = new Array(deps.partitions).fill(undefined);
+  let pending: OutgoingMessage[] = [];
+  let rowIndex = 0; // rows of the object seen so far (including skipped ones)
+  let rowsSentNow = 0;
+  let recordsSentNow = 0;
+  let bytesRead = 0;
+  const startedAt = deps.now();
+  let unkeyedRoundRobin = 0;
+
+  const emit = (partition: number) => {
+    const rows = buffers[partition];
+    if (!rows || rows.length === 0) return;
+    const sequence = sequences[partition] ?? 0;
+    sequences[partition] = sequence + 1;
+    pending.push({
+      key: bufferKeys[partition],
+      partition,
+      value: analysis.replay.pack(rows, wireFormat),
+      headers: originHeaders({ analysis: analysis.id, run, sequence, wireFormat }),
+    });
+    buffers[partition] = [];
+    bufferKeys[partition] = undefined;
+  };
+  const send = async () => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    await deps.publisher.publish(deps.rawTopic, batch);
+    recordsSentNow += batch.length;
+  };
+  /** Waits until `rowsSentNow` rows are due at `rate` rows/s since this invocation started. */
+  const pace = async () => {
+    if (rate <= 0) return;
+    const dueAt = startedAt + (rowsSentNow / rate) * 1000;
+    const wait = dueAt - deps.now();
+    if (wait > 0) await deps.sleep(wait);
+  };
+  const checkpoint = async (status: 'running' | 'done'): Promise<boolean> => {
+    for (let partition = 0; partition < deps.partitions; partition++) emit(partition);
+    await send();
+    const at = deps.now();
+    progress = {
+      ...progress,
+      status,
+      rowsSent: skipRows + rowsSentNow,
+      recordsSent: (resumed?.recordsSent ?? 0) + recordsSentNow,
+      sequences: [...sequences],
+      bytesRead: status === 'done' ? info.size : Math.max(progress.bytesRead, bytesRead),
+      updatedAtMs: at,
+      leaseUntilMs: status === 'done' ? 0 : at + deps.remainingMs(),
+      ...(status === 'done' ? { finishedAtMs: at } : {}),
+    };
+    return writeProgress(progress);
+  };
+
+  const raw = await deps.source.read(bucket, key);
+  const gzipped = /\.gz$/i.test(key);
+  const countBytes = (bytes: number) => {
+    bytesRead += bytes;
+  };
+  const decompressed = gzipped
+    ? gunzipStream(raw, countBytes)
+    : (async function* () {
+        for await (const chunk of raw) {
+          countBytes(chunk.length);
+          yield chunk;
+        }
+      })();
+
+  const sendRow = async (row: Uint8Array): Promise<ReplayStatus | undefined> => {
+    rowIndex += 1;
+    if (rowIndex <= skipRows) return undefined;
+    const rowKey = analysis.replay.partitionKey(row, wireFormat);
+    const partition =
+      rowKey === undefined ? unkeyedRoundRobin++ % deps.partitions : partitionForKey(rowKey, deps.partitions);
+    const buffer = buffers[partition];
+    if (!buffer) throw new Error(`partition ${partition} out of range`);
+    if (buffer.length === 0) bufferKeys[partition] = rowKey;
+    // Copy: framers may hand out views into a chunk that is reused.
+    buffer.push(row.slice());
+    rowsSentNow += 1;
+    if (buffer.length >= rowsPerRecord) emit(partition);
+    if (pending.length >= SEND_CHUNK_RECORDS || (rate > 0 && pending.length >= Math.max(1, rate / 20))) {
+      await send();
+      await pace();
+    }
+    if (rowIndex % checkpointRows === 0) {
+      if (!(await checkpoint('running'))) return 'lease-lost';
+      if (deps.remainingMs() < marginMs) return 'continued';
+    }
+    return undefined;
+  };
+
+  try {
+    let stop: ReplayStatus | undefined;
+    for await (const chunk of decompressed) {
+      for (const row of framer.push(chunk)) {
+        stop = await sendRow(row);
+        if (stop) break;
+      }
+      if (stop) break;
+    }
+    if (!stop) {
+      for (const row of framer.end()) {
+        stop = await sendRow(row);
+        if (stop) break;
+      }
+    }
+    if (stop === 'lease-lost') {
+      deps.log('replay: another invocation took over this object; stopping', { bucket, key });
+      return { status: 'lease-lost', rowsSent: rowsSentNow, recordsSent: recordsSentNow };
+    }
+    if (stop === 'continued') {
+      await deps.continueLater(request);
+      deps.log('replay: near the deadline, continuing in a new invocation', {
+        bucket,
+        key,
+        rowsSent: progress.rowsSent,
+      });
+      return { status: 'continued', rowsSent: rowsSentNow, recordsSent: recordsSentNow };
+    }
+    if (!(await checkpoint('done')))
+      return { status: 'lease-lost', rowsSent: rowsSentNow, recordsSent: recordsSentNow };
+    deps.log('replay: done', { bucket, key, run, rows: progress.rowsSent, records: progress.recordsSent });
+    return { status: 'done', rowsSent: rowsSentNow, recordsSent: recordsSentNow };
+  } catch (error) {
+    if (error instanceof ObjectFormatError) {
+      // Rows sent so far stay sent (and counted); the object is marked refused with the reason.
+      await send();
+      const message = `${error.message} (after ${skipRows + rowsSentNow} rows)`;
+      progress = { ...progress, status: 'refused', message, updatedAtMs: deps.now(), leaseUntilMs: 0 };
+      await writeProgress(progress);
+      deps.log('replay: object refused part-way', { bucket, key, reason: message });
+      return { status: 'refused', rowsSent: rowsSentNow, recordsSent: recordsSentNow, message };
+    }
+    throw error;
+  }
+}

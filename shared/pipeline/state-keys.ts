@@ -1,0 +1,43 @@
+/**
+ * The single-table layout (pk / sk) of the state table. All keys are built here, so the writers
+ * (aggregate, replay) and the readers (api) cannot disagree.
+ *
+ *   pk                      sk                                    what
+ *   state#<analysis>        <run>#<topic>#<partition>             cumulative state of one (run, partition)
+ *   rollup#<analysis>       <bucketStartMs:15>#<run>#<topic>#<p>  what one (run, partition) added in a time bucket
+ *   batch#<analysis>        <lastRecordMs:15>#<batchId>           recent per-batch summaries (TTL)
+ *   replay                  <bucket>/<key>                        replay checkpoint and progress of one object
+ */
+import type { ItemKey } from './ports.ts';
+
+/** Fixed-width epoch milliseconds, so that string order is time order. */
+export function sortableMs(ms: number): string {
+  return Math.max(0, Math.floor(ms)).toString().padStart(15, '0');
+}
+
+export function partitionStateKey(analysis: string, run: string, topic: string, partition: number): ItemKey {
+  return { pk: `state#${analysis}`, sk: `${run}#${topic}#${partition}` };
+}
+
+export function rollupKey(
+  analysis: string,
+  bucketStartMs: number,
+  run: string,
+  topic: string,
+  partition: number,
+): ItemKey {
+  return { pk: `rollup#${analysis}`, sk: `${sortableMs(bucketStartMs)}#${run}#${topic}#${partition}` };
+}
+
+/** The bucket start encoded at the front of a rollup sort key. */
+export function rollupBucketStart(sk: string): number {
+  return Number(sk.slice(0, 15));
+}
+
+export function batchKey(analysis: string, lastRecordMs: number, batchId: string): ItemKey {
+  return { pk: `batch#${analysis}`, sk: `${sortableMs(lastRecordMs)}#${batchId}` };
+}
+
+export function replayKey(bucket: string, objectKey: string): ItemKey {
+  return { pk: 'replay', sk: `${bucket}/${objectKey}` };
+}
