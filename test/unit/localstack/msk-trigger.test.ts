@@ -1,0 +1,207 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type BatchLimits,
+  type MskTriggerRecord,
+  retryDelayMs,
+  type TakenBatch,
+  TriggerBuffer,
+  toMskRecord,
+} from '../../../localstack/msk-trigger.ts';
+
+type KafkaMessage = Parameters<typeof toMskRecord>[2];
+
+/** A message as kafkajs decodes it from a record batch (magic 2, what current brokers send). */
+function kafkaMessage(fields: {
+  readonly offset: string;
+  readonly key?: Buffer | null;
+  readonly value?: Buffer | null;
+  readonly timestamp?: string;
+  readonly headers?: NonNullable<KafkaMessage['headers']>;
+}): KafkaMessage {
+  return {
+    offset: fields.offset,
+    key: fields.key === undefined ? Buffer.from('k') : fields.key,
+    value: fields.value === undefined ? Buffer.from('v') : fields.value,
+    timestamp: fields.timestamp ?? '1700000000000',
+    attributes: 0,
+    headers: fields.headers ?? {},
+  };
+}
+
+function record(partition: number, offset: number, value = `p${partition}o${offset}`): MskTriggerRecord {
+  return {
+    topic: 't',
+    partition,
+    offset,
+    timestamp: 1_700_000_000_000 + offset,
+    timestampType: 'CREATE_TIME',
+    value: Buffer.from(value).toString('base64'),
+    headers: [],
+  };
+}
+
+function records(partition: number, fromOffset: number, count: number): MskTriggerRecord[] {
+  return Array.from({ length: count }, (_, index) => record(partition, fromOffset + index));
+}
+
+/** What a batch holds, as `partition: [offsets]`, easy to compare with a timeline. */
+function offsetsOf(next: ReturnType<TriggerBuffer['next']>): Record<number, number[]> | undefined {
+  if (!('batch' in next)) return undefined;
+  return Object.fromEntries(
+    next.batch.partitions.map(({ partition, records }) => [partition, records.map((r) => r.offset)]),
+  );
+}
+
+function batchOf(next: ReturnType<TriggerBuffer['next']>): TakenBatch {
+  if (!('batch' in next)) throw new Error(`expected a batch, got ${JSON.stringify(next)}`);
+  return next.batch;
+}
+
+const limits: BatchLimits = { batchSize: 10, batchingWindowMs: 500, maxPayloadBytes: 6 * 1024 * 1024 };
+
+describe('toMskRecord: a kafkajs message in the shape the MSK trigger delivers', () => {
+  it('base64-encodes key and value, gives offsets and timestamps as numbers', () => {
+    const message = kafkaMessage({
+      offset: '41',
+      key: Buffer.from([0xff, 0x00, 0x80]),
+      value: Buffer.from('{"a":1}'),
+      timestamp: '1700000000123',
+    });
+    expect(toMskRecord('data_raw', 3, message)).toEqual({
+      topic: 'data_raw',
+      partition: 3,
+      offset: 41,
+      timestamp: 1_700_000_000_123,
+      timestampType: 'CREATE_TIME',
+      key: '/wCA',
+      value: Buffer.from('{"a":1}').toString('base64'),
+      headers: [],
+    });
+  });
+
+  it('leaves out a null key and a null value (tombstone), as AWS does; keeps an empty value', () => {
+    const withoutKey = toMskRecord('t', 0, kafkaMessage({ offset: '0', key: null }));
+    expect('key' in withoutKey).toBe(false);
+    const tombstone = toMskRecord('t', 0, kafkaMessage({ offset: '1', value: null }));
+    expect('value' in tombstone).toBe(false);
+    expect(toMskRecord('t', 0, kafkaMessage({ offset: '2', value: Buffer.alloc(0) })).value).toBe('');
+  });
+
+  it('gives each header as { name: bytes }, a repeated name once per value, a null value as []', () => {
+    const message = kafkaMessage({
+      offset: '0',
+      headers: {
+        'trace-id': Buffer.from([1, 2, 255]),
+        tag: [Buffer.from('a'), Buffer.from('b')],
+        text: 'é',
+        // kafkajs decodes a null header value as null although its type says otherwise
+        empty: undefined,
+      },
+    });
+    expect(toMskRecord('t', 0, message).headers).toEqual([
+      { 'trace-id': [1, 2, 255] },
+      { tag: [97] },
+      { tag: [98] },
+      { text: [0xc3, 0xa9] },
+      { empty: [] },
+    ]);
+  });
+
+  it('reads LOG_APPEND_TIME from the record batch context kafkajs attaches to each message', () => {
+    const appended = { ...kafkaMessage({ offset: '0' }), batchContext: { timestampType: 1 } };
+    expect(toMskRecord('t', 0, appended).timestampType).toBe('LOG_APPEND_TIME');
+    const created = { ...kafkaMessage({ offset: '0' }), batchContext: { timestampType: 0 } };
+    expect(toMskRecord('t', 0, created).timestampType).toBe('CREATE_TIME');
+  });
+});
+
+describe('TriggerBuffer: when an event is due and what it holds', () => {
+  it('delivers a partial batch only once its oldest record has waited the whole window', () => {
+    const buffer = new TriggerBuffer(limits);
+    buffer.accept(0, records(0, 0, 3), 1_000);
+    buffer.accept(1, records(1, 0, 2), 1_200);
+    expect(buffer.next(1_000)).toEqual({ wakeAt: 1_500 });
+    expect(buffer.next(1_499)).toEqual({ wakeAt: 1_500 });
+    expect(offsetsOf(buffer.next(1_500))).toEqual({ 0: [0, 1, 2], 1: [0, 1] });
+    expect(buffer.next(1_500)).toEqual({ wakeAt: undefined });
+  });
+
+  it('delivers at once when batchSize records wait, taking the oldest first and at most batchSize', () => {
+    const buffer = new TriggerBuffer(limits);
+    buffer.accept(2, records(2, 0, 6), 1_000);
+    buffer.accept(0, records(0, 0, 6), 1_010);
+    const next = buffer.next(1_010);
+    expect(offsetsOf(next)).toEqual({ 2: [0, 1, 2, 3, 4, 5], 0: [0, 1, 2, 3] });
+    expect(batchOf(next).recordCount).toBe(10);
+  });
+
+  it('with a window of 0, delivers whatever waits', () => {
+    const buffer = new TriggerBuffer({ ...limits, batchingWindowMs: 0 });
+    buffer.accept(0, records(0, 0, 1), 1_000);
+    expect(offsetsOf(buffer.next(1_000))).toEqual({ 0: [0] });
+  });
+
+  it('holds at most batchSize records per partition and says where fetching must continue', () => {
+    const buffer = new TriggerBuffer(limits);
+    expect(buffer.accept(0, records(0, 0, 25), 0)).toEqual({ resumeFrom: 10, full: true });
+    // The same records fetched again after the pause overlap what is buffered: nothing doubles.
+    expect(buffer.accept(0, records(0, 5, 20), 0)).toEqual({ resumeFrom: 10, full: true });
+    buffer.next(0);
+    expect(buffer.isFull(0)).toBe(false);
+    expect(buffer.accept(0, records(0, 5, 20), 0)).toEqual({ resumeFrom: 20, full: true });
+  });
+
+  it('never gives a partition in flight to a second event; its records wait until it succeeds', () => {
+    const buffer = new TriggerBuffer(limits);
+    buffer.accept(0, records(0, 0, 10), 0);
+    const first = batchOf(buffer.next(0));
+    buffer.accept(0, records(0, 10, 10), 10);
+    buffer.accept(1, records(1, 0, 2), 10);
+    // Partition 0 is blocked (its batch may be retried); partition 1 goes alone after its window.
+    expect(buffer.next(10)).toEqual({ wakeAt: 510 });
+    expect(offsetsOf(buffer.next(510))).toEqual({ 1: [0, 1] });
+    expect(buffer.next(60_000)).toEqual({ wakeAt: undefined });
+    buffer.succeeded(first, true);
+    expect(offsetsOf(buffer.next(60_000))).toEqual({ 0: [10, 11, 12, 13, 14, 15, 16, 17, 18, 19] });
+  });
+
+  it('cuts an event before the payload limit, but always sends at least one record', () => {
+    const buffer = new TriggerBuffer({ ...limits, maxPayloadBytes: 1 });
+    buffer.accept(0, records(0, 0, 3), 0);
+    expect(offsetsOf(buffer.next(0))).toEqual({ 0: [0] });
+  });
+
+  it('commits, per partition, the offset after the last record delivered', () => {
+    const buffer = new TriggerBuffer(limits);
+    buffer.accept(0, records(0, 7, 3), 0);
+    buffer.accept(1, records(1, 0, 1), 0);
+    const batch = batchOf(buffer.next(500));
+    expect(TriggerBuffer.commitsFor(batch)).toEqual([
+      { partition: 0, offset: 10 },
+      { partition: 1, offset: 1 },
+    ]);
+    buffer.succeeded(batch, true);
+    expect(buffer.partitionStats(new Set()).map((p) => [p.partition, p.committedOffset])).toEqual([
+      [0, 10],
+      [1, 1],
+    ]);
+  });
+
+  it('after a rebalance, forgets revoked partitions and tells where the kept ones continue', () => {
+    const buffer = new TriggerBuffer(limits);
+    buffer.accept(0, records(0, 0, 4), 0);
+    buffer.accept(1, records(1, 20, 4), 0);
+    expect(buffer.reassigned(new Set([1]))).toEqual([{ partition: 1, offset: 24 }]);
+    expect(offsetsOf(buffer.next(500))).toEqual({ 1: [20, 21, 22, 23] });
+    // Partition 0 assigned again: whatever kafkajs fetches from the group's commit is taken.
+    expect(buffer.accept(0, records(0, 0, 2), 600).resumeFrom).toBe(2);
+  });
+});
+
+describe('retryDelayMs', () => {
+  it('doubles from the initial delay up to the cap', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map((attempt) => retryDelayMs(attempt, 200, 10_000))).toEqual([
+      200, 400, 800, 1_600, 3_200, 6_400, 10_000, 10_000,
+    ]);
+  });
+});
