@@ -2,35 +2,40 @@
  * `dt`: online monitoring of a drift-tube muon telescope (see `dt.md`). Rows are DAQ words
  * (text `HEAD,FPGA,TDC_CHANNEL,ORBIT_CNT,BX_COUNTER,TDC_MEAS` or packed 64-bit), keyed by ORBIT_CNT;
  * per batch it reports hit counts, per-chamber occupancy, orbit multiplicity, scintillator-gated
- * occupancy and drift times.
+ * occupancy and drift times. Orbits stay open in the partition state across batches, so an orbit cut
+ * by a batch boundary still counts once (reducer.ts).
  */
 import type { Analysis } from '../../core/analysis.ts';
-import { totalsCodec } from './codec.ts';
+import { stateCodec, totalsCodec } from './codec.ts';
 import { applyBatch } from './reducer.ts';
 import { dtReplay } from './replay.ts';
+import { type DtState, emptyState, mergeStates, stateTotals } from './state.ts';
 import { summarize } from './summary.ts';
-import { type DtTotals, emptyTotals, mergeAllTotals, mergeTotals } from './totals.ts';
+import { type DtTotals, emptyTotals, mergeTotals } from './totals.ts';
 
-/** Rolling state of one partition: cumulative counters. */
-export type DtState = DtTotals;
-/** One batch's contribution: the same counters, for that batch only. */
+/**
+ * One batch's contribution: the hit-level counts of its rows and the orbit-level counts of the orbits
+ * closed in it. Additive, so `data_clean` messages and time-bucket rollups add up.
+ */
 export type DtBatch = DtTotals;
+export type { DtState } from './state.ts';
 
 export const dtAnalysis: Analysis<DtState, DtBatch> = {
   id: 'dt',
   title: 'Drift-tube muon telescope',
   replay: dtReplay,
-  emptyState: emptyTotals,
+  emptyState,
   emptyBatch: emptyTotals,
   applyBatch,
   mergeBatches: mergeTotals,
-  mergeStates: mergeAllTotals,
+  mergeStates,
   summarizeBatch: summarize,
-  summarizeState: summarize,
-  stateCodec: totalsCodec,
+  summarizeState: (state) => summarize(stateTotals(state)),
+  stateCodec,
   batchCodec: totalsCodec,
 };
 
 export { DRIFT_BIN_NS, DRIFT_BINS, DRIFT_MAX_NS, DRIFT_MIN_NS } from './histogram.ts';
+export { MAX_OPEN_HITS, MAX_OPEN_ORBITS } from './open-orbits.ts';
 export { REJECTION_REASONS, type RejectionReason } from './rejection.ts';
 export type { DtTotals } from './totals.ts';

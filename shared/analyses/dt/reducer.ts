@@ -1,29 +1,48 @@
 /**
- * Folds one batch of records (one topic-partition slice, in offset order) into the `dt` counters.
+ * Folds one batch of records (one topic-partition slice, in offset order) into a partition's `dt`
+ * state: closed totals plus open orbits (state.ts, open-orbits.ts).
+ *
+ * Orbits across batches. Replay keys records by ORBIT_CNT, so all rows of an orbit go to one
+ * partition, in file order; but a batch boundary can fall inside an orbit, and the DAQ writes rows
+ * slightly out of order, so the rows of an orbit (its scintillator hit included) may straddle two or
+ * more batches. The state therefore keeps recent orbits OPEN across batches:
+ * - hit-level quantities (rows read / filtered / rejected, hits per chamber, occupancy, auxiliary,
+ *   scintillator and late hits) are counted when their row is read, in that row's batch;
+ * - orbit-level quantities (multiplicity, gated occupancy, drift times, orbits with hits, orbits with
+ *   a scintillator) are counted when the orbit CLOSES, over all of its hits and its earliest
+ *   scintillator hit, whichever batches they arrived in;
+ * - at the end of each batch, while more than MAX_OPEN_ORBITS orbits are open (or they hold more than
+ *   MAX_OPEN_HITS hits), the lowest-numbered (oldest: numbers are unwrapped across the 32-bit wrap)
+ *   open orbit closes; the others stay open in the state, with their hits and scintillator time;
+ * - a hit whose orbit is not open and not above the highest orbit closed so far arrived too late: it
+ *   is counted in `lateHits` and opens a new orbit, which counts as a separate orbit (so the
+ *   approximation is visible, never silent). Being the lowest, that orbit usually closes again at the
+ *   end of the same batch; while it is open, its further hits are late too. An orbit closes only
+ *   while MAX_OPEN_ORBITS higher ones are open, so no hit is late as long as fewer than
+ *   MAX_OPEN_ORBITS newer orbits of its partition have been seen before it (the window, in orbits;
+ *   open-orbits.ts relates it to the DAQ's reordering).
+ * Hence `batch` (the per-batch `data_clean` body) = the hit-level counts of the batch's rows + the
+ * orbit-level counts of the orbits closed in this batch, and `state.closed` = the sum of all batches.
+ * The cumulative view (`stateTotals`) = closed totals + the open orbits counted as if they closed
+ * now. Without late hits it does not depend on where batches were cut: a whole file in one batch
+ * (which closes nothing before its end, so it is the plain whole-file computation) and the same file
+ * in any number of batches give identical totals.
  *
  * Two passes, no per-row allocation:
  * 1. read every row straight from the record bytes (text or packed words), validate it, count
- *    ancillary/auxiliary/scintillator rows, and append each chamber hit to columnar typed arrays
- *    together with the group number of its orbit; the earliest scintillator time of each orbit is
- *    kept per group. Rows are not sorted by ORBIT_CNT, so the scintillator of an orbit may come after
- *    its hits: that is why the histograms wait for pass 2.
- * 2. walk the hits once: per-chamber counts and occupancy, the set of active channels per
- *    (orbit, chamber) as a 64-bit mask (two uint32), and for orbits with a scintillator the gated
- *    occupancy and the drift time; then walk the orbits once for the multiplicity histogram.
+ *    ancillary/auxiliary/scintillator rows, and append each chamber hit to columnar typed arrays with
+ *    the group number of its orbit. The first row of an orbit in the batch looks the orbit up among
+ *    the state's open orbits (binary search; they are sorted) or opens a new one. The earliest
+ *    scintillator time of each orbit is kept per group. Rows are not sorted by ORBIT_CNT, so the
+ *    scintillator of an orbit may come after its hits: that is why the histograms wait for pass 2.
+ * 2. count the batch's hits per chamber and channel and group them by orbit; merge the open orbits
+ *    with the batch's new ones by number; close the lowest through `OrbitSums.addOrbit` (multiplicity
+ *    from the set of active channels, gating and drift times from the earliest scintillator, over the
+ *    state's hits and the batch's); copy the rest into the new state, runs of open orbits the batch
+ *    did not touch in one go. The per-batch cost of carrying the open orbits is a copy of ~2 000 hits.
  *
  * Times within an orbit are differences of (BX, TDC) counters in thirtieths of a ns (see
  * detector.ts), never of the ~3·10^14 ns absolute time, so a drift time is exact.
- *
- * An orbit split across two batches. Replay keys records by ORBIT_CNT, so all rows of an orbit go to
- * one partition, in order; a split can therefore only happen at a batch boundary of that partition
- * (the trigger cut the slice in the middle of the orbit's rows). Each batch then sees a partial orbit:
- * - the multiplicity histogram counts it twice, once per batch, each with the channels that batch saw
- *   (two small multiplicities instead of one larger one), and `orbitsWithHits` counts it twice;
- * - gating and drift times only use a scintillator hit in the same batch: hits in the batch without
- *   it are ungated (missing from the gated occupancy and the drift histogram), and if both batches hold
- *   a scintillator hit, each batch uses its own earliest one.
- * Per-hit quantities (hit counts, occupancy) are unaffected. With ~5 s batches and 89 µs orbits the
- * affected fraction is tiny; merging states never re-joins the halves (state is counters, not rows).
  */
 import type { BatchStep, RecordInput, Rejection } from '../../core/analysis.ts';
 import {
@@ -41,7 +60,6 @@ import {
 } from './binary-word.ts';
 import {
   CHAMBER_CHANNELS_PER_FPGA,
-  CHAMBER_COUNT,
   CHANNELS_PER_CHAMBER,
   chamberOf,
   FIELD_COUNT,
@@ -49,11 +67,21 @@ import {
   HEAD_HIT,
   SCINTILLATOR_CHANNEL,
   SCINTILLATOR_FPGA,
-  SCINTILLATOR_OFFSET_UNITS,
   TIME_UNITS_PER_BX,
   TIME_UNITS_PER_TDC,
 } from './detector.ts';
-import { DRIFT_BINS, DRIFT_OVERFLOW, DRIFT_UNDERFLOW, driftBinOf } from './histogram.ts';
+import {
+  allocateOpenOrbits,
+  emptyOpenOrbits,
+  MAX_OPEN_HITS,
+  MAX_OPEN_ORBITS,
+  NO_SCINTILLATOR,
+  type OpenOrbits,
+  ORBIT_CNT_MODULUS,
+  OrbitSums,
+  rawOrbit,
+  unwrapOrbit,
+} from './open-orbits.ts';
 import { OrbitIndex } from './orbit-index.ts';
 import {
   fieldText,
@@ -74,14 +102,13 @@ import {
   parseFailure,
   parseTextRow,
 } from './row-parser.ts';
-import { type DtTotals, emptyTotals, mergeTotals } from './totals.ts';
+import type { DtState } from './state.ts';
+import { type DtTotals, mergeTotals } from './totals.ts';
 
+const NOTHING_OPEN = emptyOpenOrbits();
 const LF = 0x0a;
 const CR = 0x0d;
-const NO_SCINTILLATOR = Number.POSITIVE_INFINITY;
 const INITIAL_CAPACITY = 4096;
-
-const CHAMBER_OFFSET_UNITS = Float64Array.from(SCINTILLATOR_OFFSET_UNITS);
 
 function grownFloat64(array: Float64Array, needed: number): Float64Array<ArrayBuffer> {
   const grown = new Float64Array(Math.max(needed, array.length * 2));
@@ -98,17 +125,11 @@ function grownUint8(array: Uint8Array, needed: number): Uint8Array<ArrayBuffer> 
   grown.set(array);
   return grown;
 }
-function grownUint32(array: Uint32Array, needed: number): Uint32Array<ArrayBuffer> {
-  const grown = new Uint32Array(Math.max(needed, array.length * 2));
-  grown.set(array);
-  return grown;
-}
 
-/** Bits set in a uint32. */
-function popCount(bits: number): number {
-  let value = bits - ((bits >>> 1) & 0x55555555);
-  value = (value & 0x33333333) + ((value >>> 2) & 0x33333333);
-  return (((value + (value >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+interface ReducerResult {
+  batch: DtTotals;
+  open: OpenOrbits;
+  rejections: Rejection[];
 }
 
 /**
@@ -117,47 +138,85 @@ function popCount(bits: number): number {
  */
 class BatchReducer {
   private readonly values = new Float64Array(FIELD_COUNT);
+  /** Raw ORBIT_CNT → group, for the orbits this batch touches. */
   private readonly orbits = new OrbitIndex();
+  /** The state's open orbits during `run`. */
+  private open: OpenOrbits = NOTHING_OPEN;
 
+  // The batch's chamber hits, in arrival order.
   private hitGroup = new Int32Array(INITIAL_CAPACITY);
-  private hitChamber = new Uint8Array(INITIAL_CAPACITY);
-  private hitChannel = new Uint8Array(INITIAL_CAPACITY);
+  /** Chamber × 64 + chamber-local channel. */
+  private hitSlot = new Uint8Array(INITIAL_CAPACITY);
   private hitTime = new Float64Array(INITIAL_CAPACITY);
   private hitTotal = 0;
 
-  /** Earliest scintillator time of each orbit group (thirtieths of a ns within the orbit). */
+  // Per group: one orbit the batch touches, either an open orbit of the state or a new one.
+  /** Unwrapped orbit number. */
+  private groupOrbit = new Float64Array(INITIAL_CAPACITY);
+  /** Index of the orbit in the state's open set, or -1 for a new orbit. */
+  private groupOpenIndex = new Int32Array(INITIAL_CAPACITY);
+  /** Earliest scintillator time (thirtieths of a ns within the orbit), or NO_SCINTILLATOR. */
   private groupScintillatorTime = new Float64Array(INITIAL_CAPACITY);
-  /** Active channels of each (group, chamber): bits 0–31 and 32–63 of the chamber-local channel. */
-  private groupMaskLow = new Uint32Array(INITIAL_CAPACITY * CHAMBER_COUNT);
-  private groupMaskHigh = new Uint32Array(INITIAL_CAPACITY * CHAMBER_COUNT);
+  private groupLate = new Uint8Array(INITIAL_CAPACITY);
+  /** The batch's chamber hits of the orbit (the state's are counted in the open set). */
+  private groupNewHits = new Int32Array(INITIAL_CAPACITY);
+  /** Pass 2: start of the orbit's batch hits in newSlot/newTime. */
+  private groupStart = new Int32Array(INITIAL_CAPACITY);
   private groupsReady = 0;
+
+  // Pass 2 scratch.
+  /** The batch's hits grouped by group, in arrival order within a group. */
+  private newSlot = new Uint8Array(INITIAL_CAPACITY);
+  private newTime = new Float64Array(INITIAL_CAPACITY);
+  /** New orbits (groups without an open index) sorted by number: their numbers and groups. */
+  private sortedOrbits = new Float64Array(INITIAL_CAPACITY);
+  private rankGroup = new Int32Array(INITIAL_CAPACITY);
+  /** Per open orbit of the state: its first hit (prefix sums of hitCounts), and its group or -1. */
+  private openHitStart = new Int32Array(INITIAL_CAPACITY);
+  private openGroupOf = new Int32Array(INITIAL_CAPACITY);
+  /** All orbits (open and new) by number: open index or -1, group or -1. */
+  private entryOpenIndex = new Int32Array(INITIAL_CAPACITY);
+  private entryGroup = new Int32Array(INITIAL_CAPACITY);
+  /** One closing orbit's hits gathered (the state's, then the batch's). */
+  private gatherSlot = new Uint8Array(INITIAL_CAPACITY);
+  private gatherTime = new Float64Array(INITIAL_CAPACITY);
+
+  private lastOpenedOrbit = Number.NaN;
+  private closedThrough = Number.NEGATIVE_INFINITY;
 
   private rowsRead = 0;
   private rowsFiltered = 0;
   private auxiliaryHits = 0;
   private scintillatorHits = 0;
+  /** Late scintillator hits (late chamber hits are counted in pass 2). */
+  private lateHits = 0;
   private rejectedByReason: Record<string, number> = {};
   private rejections: Rejection[] = [];
 
-  run(records: readonly RecordInput[]): { batch: DtTotals; rejections: Rejection[] } {
-    this.reset();
+  run(open: OpenOrbits, records: readonly RecordInput[]): ReducerResult {
+    this.reset(open);
     for (const record of records) {
       if (record.wireFormat === 'binary') this.readBinaryRecord(record);
       else this.readTextRecord(record);
     }
-    const result = { batch: this.finish(), rejections: this.rejections };
+    const result = { ...this.finish(), rejections: this.rejections };
     this.rejections = [];
+    this.open = NOTHING_OPEN;
     return result;
   }
 
-  private reset(): void {
+  private reset(open: OpenOrbits): void {
     this.orbits.clear();
+    this.open = open;
+    this.lastOpenedOrbit = open.lastOpenedOrbit;
+    this.closedThrough = open.closedThrough;
     this.hitTotal = 0;
     this.groupsReady = 0;
     this.rowsRead = 0;
     this.rowsFiltered = 0;
     this.auxiliaryHits = 0;
     this.scintillatorHits = 0;
+    this.lateHits = 0;
     this.rejectedByReason = {};
     this.rejections = [];
   }
@@ -267,14 +326,16 @@ class BatchReducer {
     if (channel < CHAMBER_CHANNELS_PER_FPGA) {
       const hit = this.hitTotal;
       if (hit >= this.hitGroup.length) this.growHits(hit + 1);
-      this.hitGroup[hit] = this.groupFor(orbit);
-      this.hitChamber[hit] = chamberOf(fpga, channel);
-      this.hitChannel[hit] = channel % CHANNELS_PER_CHAMBER;
+      const group = this.groupFor(orbit);
+      this.hitGroup[hit] = group;
+      this.hitSlot[hit] = chamberOf(fpga, channel) * CHANNELS_PER_CHAMBER + (channel % CHANNELS_PER_CHAMBER);
       this.hitTime[hit] = timeUnits;
       this.hitTotal = hit + 1;
+      this.groupNewHits[group] = (this.groupNewHits[group] ?? 0) + 1;
     } else if (channel === SCINTILLATOR_CHANNEL && fpga === SCINTILLATOR_FPGA) {
       this.scintillatorHits++;
       const group = this.groupFor(orbit);
+      this.lateHits += this.groupLate[group] ?? 0;
       // Several scintillator hits in one orbit: the earliest is the muon's t0.
       if (timeUnits < (this.groupScintillatorTime[group] ?? NO_SCINTILLATOR)) {
         this.groupScintillatorTime[group] = timeUnits;
@@ -286,25 +347,56 @@ class BatchReducer {
 
   private groupFor(orbit: number): number {
     const group = this.orbits.groupOf(orbit);
-    if (group === this.groupsReady) {
-      if (group >= this.groupScintillatorTime.length) this.growGroups(group + 1);
-      this.groupScintillatorTime[group] = NO_SCINTILLATOR;
-      this.groupsReady = group + 1;
-    }
+    if (group === this.groupsReady) this.touchOrbit(group, orbit);
     return group;
+  }
+
+  /**
+   * The batch's first row of an orbit: an open orbit of the state (found by binary search, its number
+   * unwrapped near the last opened one, or one epoch off) or a new orbit, which is late if an orbit at
+   * least as high has already closed.
+   */
+  private touchOrbit(group: number, raw: number): void {
+    if (group >= this.groupOrbit.length) this.growGroups(group + 1);
+    const open = this.open;
+    let orbit = unwrapOrbit(raw, this.lastOpenedOrbit);
+    let index = -1;
+    if (open.orbits.length > 0) {
+      index = findOrbit(open.orbits, orbit);
+      if (index < 0) index = findOrbit(open.orbits, orbit - ORBIT_CNT_MODULUS);
+      if (index < 0) index = findOrbit(open.orbits, orbit + ORBIT_CNT_MODULUS);
+    }
+    this.groupOpenIndex[group] = index;
+    this.groupNewHits[group] = 0;
+    if (index >= 0) {
+      orbit = open.orbits[index] ?? orbit;
+      this.groupScintillatorTime[group] = open.scintillatorTimes[index] ?? NO_SCINTILLATOR;
+      this.groupLate[group] = open.late[index] ?? 0;
+    } else {
+      this.lastOpenedOrbit = orbit;
+      this.groupScintillatorTime[group] = NO_SCINTILLATOR;
+      this.groupLate[group] = orbit <= this.closedThrough ? 1 : 0;
+    }
+    this.groupOrbit[group] = orbit;
+    this.groupsReady = group + 1;
   }
 
   private growHits(needed: number): void {
     this.hitGroup = grownInt32(this.hitGroup, needed);
-    this.hitChamber = grownUint8(this.hitChamber, needed);
-    this.hitChannel = grownUint8(this.hitChannel, needed);
+    this.hitSlot = grownUint8(this.hitSlot, needed);
     this.hitTime = grownFloat64(this.hitTime, needed);
   }
 
   private growGroups(needed: number): void {
-    this.groupScintillatorTime = grownFloat64(this.groupScintillatorTime, needed);
-    this.groupMaskLow = grownUint32(this.groupMaskLow, this.groupScintillatorTime.length * CHAMBER_COUNT);
-    this.groupMaskHigh = grownUint32(this.groupMaskHigh, this.groupScintillatorTime.length * CHAMBER_COUNT);
+    this.groupOrbit = grownFloat64(this.groupOrbit, needed);
+    const capacity = this.groupOrbit.length;
+    this.groupOpenIndex = grownInt32(this.groupOpenIndex, capacity);
+    this.groupScintillatorTime = grownFloat64(this.groupScintillatorTime, capacity);
+    this.groupLate = grownUint8(this.groupLate, capacity);
+    this.groupNewHits = grownInt32(this.groupNewHits, capacity);
+    this.groupStart = grownInt32(this.groupStart, capacity);
+    this.sortedOrbits = grownFloat64(this.sortedOrbits, capacity);
+    this.rankGroup = grownInt32(this.rankGroup, capacity);
   }
 
   // --- rejections (slow path) ------------------------------------------------------------------
@@ -368,77 +460,308 @@ class BatchReducer {
     this.rejections.push(rejection(reason, detail, row, coordinates, rowIndex));
   }
 
-  // --- pass 2: histograms ----------------------------------------------------------------------
+  // --- pass 2: histograms, closing -------------------------------------------------------------
 
-  private finish(): DtTotals {
-    const totals = emptyTotals();
-    const { chamberHits, occupancy, gatedOccupancy, driftTime, driftUnderflow, driftOverflow, multiplicity } =
-      totals;
+  private finish(): { batch: DtTotals; open: OpenOrbits } {
+    const open = this.open;
+    // The batch's totals: hit-level counts now, orbit-level ones as orbits close below.
+    const sums = new OrbitSums();
+    const { chamberHits, occupancy } = sums.arrays;
+    const { hitGroup, hitSlot, hitTime, groupNewHits, groupLate, groupStart } = this;
+    const newHits = this.hitTotal;
     const groupCount = this.groupsReady;
-    const maskLow = this.groupMaskLow;
-    const maskHigh = this.groupMaskHigh;
-    maskLow.fill(0, 0, groupCount * CHAMBER_COUNT);
-    maskHigh.fill(0, 0, groupCount * CHAMBER_COUNT);
-    const scintillatorTime = this.groupScintillatorTime;
-
-    for (let hit = 0; hit < this.hitTotal; hit++) {
-      const group = this.hitGroup[hit] ?? 0;
-      const chamber = this.hitChamber[hit] ?? 0;
-      const channel = this.hitChannel[hit] ?? 0;
-      const channelBin = chamber * CHANNELS_PER_CHAMBER + channel;
-      chamberHits[chamber] = (chamberHits[chamber] ?? 0) + 1;
-      occupancy[channelBin] = (occupancy[channelBin] ?? 0) + 1;
-      const maskSlot = group * CHAMBER_COUNT + chamber;
-      if (channel < 32) maskLow[maskSlot] = (maskLow[maskSlot] ?? 0) | (1 << channel);
-      else maskHigh[maskSlot] = (maskHigh[maskSlot] ?? 0) | (1 << (channel - 32));
-
-      const scintillator = scintillatorTime[group] ?? NO_SCINTILLATOR;
-      if (scintillator === NO_SCINTILLATOR) continue;
-      gatedOccupancy[channelBin] = (gatedOccupancy[channelBin] ?? 0) + 1;
-      // drift = t_hit − (t_scint − offset[chamber])
-      const drift = (this.hitTime[hit] ?? 0) - scintillator + (CHAMBER_OFFSET_UNITS[chamber] ?? 0);
-      const bin = driftBinOf(drift);
-      if (bin === DRIFT_UNDERFLOW) driftUnderflow[chamber] = (driftUnderflow[chamber] ?? 0) + 1;
-      else if (bin === DRIFT_OVERFLOW) driftOverflow[chamber] = (driftOverflow[chamber] ?? 0) + 1;
-      else {
-        const driftBin = chamber * DRIFT_BINS + bin;
-        driftTime[driftBin] = (driftTime[driftBin] ?? 0) + 1;
-      }
+    if (newHits > this.newSlot.length) {
+      this.newSlot = grownUint8(this.newSlot, newHits);
+      this.newTime = grownFloat64(this.newTime, newHits);
     }
-
-    let orbitsWithHits = 0;
-    let orbitsWithScintillator = 0;
+    const { newSlot, newTime } = this;
+    // The batch's hits: per-row counts, and grouped by orbit (a counting sort, so each orbit's hits
+    // keep their arrival order) for the orbit-level counts below.
+    let position = 0;
     for (let group = 0; group < groupCount; group++) {
-      let anyHit = false;
-      for (let chamber = 0; chamber < CHAMBER_COUNT; chamber++) {
-        const maskSlot = group * CHAMBER_COUNT + chamber;
-        const active = popCount(maskLow[maskSlot] ?? 0) + popCount(maskHigh[maskSlot] ?? 0);
-        if (active === 0) continue;
-        anyHit = true;
-        const multiplicityBin = chamber * CHANNELS_PER_CHAMBER + active - 1;
-        multiplicity[multiplicityBin] = (multiplicity[multiplicityBin] ?? 0) + 1;
-      }
-      if (anyHit) orbitsWithHits++;
-      if ((scintillatorTime[group] ?? NO_SCINTILLATOR) !== NO_SCINTILLATOR) orbitsWithScintillator++;
+      groupStart[group] = position;
+      position += groupNewHits[group] ?? 0;
+    }
+    let lateHits = this.lateHits;
+    for (let hit = 0; hit < newHits; hit++) {
+      const group = hitGroup[hit] ?? 0;
+      const slot = hitSlot[hit] ?? 0;
+      const chamber = (slot / CHANNELS_PER_CHAMBER) | 0;
+      chamberHits[chamber] = (chamberHits[chamber] ?? 0) + 1;
+      occupancy[slot] = (occupancy[slot] ?? 0) + 1;
+      lateHits += groupLate[group] ?? 0;
+      const cursor = groupStart[group] ?? 0;
+      newSlot[cursor] = slot;
+      newTime[cursor] = hitTime[hit] ?? 0;
+      groupStart[group] = cursor + 1;
+    }
+    for (let group = 0; group < groupCount; group++) {
+      groupStart[group] = (groupStart[group] ?? 0) - (groupNewHits[group] ?? 0);
     }
 
-    return {
-      ...totals,
+    // The state's open orbits: where their hits start, and which the batch touched.
+    const openCount = open.orbits.length;
+    if (openCount + 1 > this.openHitStart.length) {
+      this.openHitStart = grownInt32(this.openHitStart, openCount + 1);
+      this.openGroupOf = grownInt32(this.openGroupOf, openCount + 1);
+    }
+    const { openHitStart, openGroupOf } = this;
+    let openHit = 0;
+    for (let index = 0; index < openCount; index++) {
+      openHitStart[index] = openHit;
+      openHit += open.hitCounts[index] ?? 0;
+      openGroupOf[index] = -1;
+    }
+    openHitStart[openCount] = openHit;
+    let newOrbits = 0;
+    for (let group = 0; group < groupCount; group++) {
+      const index = this.groupOpenIndex[group] ?? -1;
+      if (index >= 0) openGroupOf[index] = group;
+      else this.rankGroup[newOrbits++] = group;
+    }
+    this.sortNewOrbits(newOrbits);
+
+    // Every orbit by number: merge the (sorted) open orbits with the sorted new ones.
+    const entryCount = openCount + newOrbits;
+    if (entryCount > this.entryGroup.length) {
+      this.entryGroup = grownInt32(this.entryGroup, entryCount);
+      this.entryOpenIndex = grownInt32(this.entryOpenIndex, entryCount);
+    }
+    const { entryGroup, entryOpenIndex, sortedOrbits, rankGroup } = this;
+    let openIndex = 0;
+    let rank = 0;
+    for (let entry = 0; entry < entryCount; entry++) {
+      if (
+        rank >= newOrbits ||
+        (openIndex < openCount && (open.orbits[openIndex] ?? 0) <= (sortedOrbits[rank] ?? 0))
+      ) {
+        entryOpenIndex[entry] = openIndex;
+        entryGroup[entry] = openGroupOf[openIndex] ?? -1;
+        openIndex++;
+      } else {
+        entryOpenIndex[entry] = -1;
+        entryGroup[entry] = rankGroup[rank] ?? 0;
+        rank++;
+      }
+    }
+
+    // The lowest close while either bound is exceeded.
+    let openHits = openHit + newHits;
+    let closing = 0;
+    while (closing < entryCount && (entryCount - closing > MAX_OPEN_ORBITS || openHits > MAX_OPEN_HITS)) {
+      openHits -= this.entryHits(closing);
+      closing++;
+    }
+    for (let entry = 0; entry < closing; entry++) this.closeEntry(entry, sums);
+    if (closing > 0) this.closedThrough = Math.max(this.closedThrough, this.entryOrbit(closing - 1));
+
+    // The rest stay open, in order: runs of open orbits the batch did not touch are copied in one go,
+    // the others (open orbits with new hits, new orbits) one by one.
+    const keptCount = entryCount - closing;
+    const next = allocateOpenOrbits(keptCount, openHits, this.lastOpenedOrbit, this.closedThrough);
+    let kept = 0;
+    let at = 0;
+    for (let entry = closing; entry < entryCount; ) {
+      const index = entryOpenIndex[entry] ?? -1;
+      const group = entryGroup[entry] ?? -1;
+      if (group < 0) {
+        let end = entry + 1;
+        let last = index;
+        while (end < entryCount && (entryGroup[end] ?? 0) < 0 && entryOpenIndex[end] === last + 1) {
+          end++;
+          last++;
+        }
+        const from = openHitStart[index] ?? 0;
+        const to = openHitStart[last + 1] ?? 0;
+        copyOrbits(open, index, last + 1, next, kept);
+        copyHits(open.hitSlots, open.hitTimes, from, to, next, at);
+        kept += end - entry;
+        at += to - from;
+        entry = end;
+        continue;
+      }
+      next.orbits[kept] = this.groupOrbit[group] ?? 0;
+      next.scintillatorTimes[kept] = this.groupScintillatorTime[group] ?? NO_SCINTILLATOR;
+      next.late[kept] = groupLate[group] ?? 0;
+      next.hitCounts[kept] = this.entryHits(entry);
+      if (index >= 0) {
+        const from = openHitStart[index] ?? 0;
+        const to = openHitStart[index + 1] ?? 0;
+        copyHits(open.hitSlots, open.hitTimes, from, to, next, at);
+        at += to - from;
+      }
+      const from = groupStart[group] ?? 0;
+      const count = groupNewHits[group] ?? 0;
+      copyHits(newSlot, newTime, from, from + count, next, at);
+      at += count;
+      kept++;
+      entry++;
+    }
+
+    const batch: DtTotals = {
+      ...sums.toTotals(),
       rowsRead: this.rowsRead,
       rowsFiltered: this.rowsFiltered,
       rejectedByReason: this.rejectedByReason,
       auxiliaryHits: this.auxiliaryHits,
       scintillatorHits: this.scintillatorHits,
-      orbitsWithHits,
-      orbitsWithScintillator,
+      lateHits,
     };
+    return { batch, open: next };
+  }
+
+  private entryOrbit(entry: number): number {
+    const index = this.entryOpenIndex[entry] ?? -1;
+    return index >= 0 ? (this.open.orbits[index] ?? 0) : (this.groupOrbit[this.entryGroup[entry] ?? 0] ?? 0);
+  }
+
+  /** Chamber hits of an orbit: the state's and the batch's. */
+  private entryHits(entry: number): number {
+    const index = this.entryOpenIndex[entry] ?? -1;
+    const group = this.entryGroup[entry] ?? -1;
+    return (
+      (index >= 0 ? (this.open.hitCounts[index] ?? 0) : 0) +
+      (group >= 0 ? (this.groupNewHits[group] ?? 0) : 0)
+    );
+  }
+
+  private closeEntry(entry: number, sums: OrbitSums): void {
+    const open = this.open;
+    const index = this.entryOpenIndex[entry] ?? -1;
+    const group = this.entryGroup[entry] ?? -1;
+    if (group < 0) {
+      // An open orbit the batch did not touch: its hits are contiguous in the state.
+      const from = this.openHitStart[index] ?? 0;
+      const to = this.openHitStart[index + 1] ?? 0;
+      sums.addOrbit(open.hitSlots, open.hitTimes, from, to, open.scintillatorTimes[index] ?? NO_SCINTILLATOR);
+      return;
+    }
+    const scintillatorTime = this.groupScintillatorTime[group] ?? NO_SCINTILLATOR;
+    const newFrom = this.groupStart[group] ?? 0;
+    const newTo = newFrom + (this.groupNewHits[group] ?? 0);
+    if (index < 0) {
+      sums.addOrbit(this.newSlot, this.newTime, newFrom, newTo, scintillatorTime);
+      return;
+    }
+    // An open orbit with new hits: gather the state's and the batch's.
+    const from = this.openHitStart[index] ?? 0;
+    const to = this.openHitStart[index + 1] ?? 0;
+    const total = to - from + newTo - newFrom;
+    if (total > this.gatherSlot.length) {
+      this.gatherSlot = grownUint8(this.gatherSlot, total);
+      this.gatherTime = grownFloat64(this.gatherTime, total);
+    }
+    this.gatherSlot.set(open.hitSlots.subarray(from, to), 0);
+    this.gatherTime.set(open.hitTimes.subarray(from, to), 0);
+    this.gatherSlot.set(this.newSlot.subarray(newFrom, newTo), to - from);
+    this.gatherTime.set(this.newTime.subarray(newFrom, newTo), to - from);
+    sums.addOrbit(this.gatherSlot, this.gatherTime, 0, total, scintillatorTime);
+  }
+
+  /**
+   * Sorts the groups rankGroup[0, count) by orbit number into sortedOrbits/rankGroup. New orbits
+   * appear nearly in order, so an insertion sort is cheapest; if the input proves far from sorted it
+   * gives up and sorts the numbers natively, finding each group again through the index (numbers are
+   * unique: the index has one group per counter value).
+   */
+  private sortNewOrbits(count: number): void {
+    const keys = this.sortedOrbits;
+    const groups = this.rankGroup;
+    const groupOrbit = this.groupOrbit;
+    let movesLeft = 8 * count + 1024;
+    for (let next = 0; next < count; next++) {
+      const group = groups[next] ?? 0;
+      const orbit = groupOrbit[group] ?? 0;
+      let rank = next;
+      while (rank > 0 && (keys[rank - 1] ?? 0) > orbit) {
+        keys[rank] = keys[rank - 1] ?? 0;
+        groups[rank] = groups[rank - 1] ?? 0;
+        rank--;
+      }
+      keys[rank] = orbit;
+      groups[rank] = group;
+      movesLeft -= next - rank;
+      if (movesLeft < 0) {
+        // Far from sorted: collect every new orbit's number again, sort natively, look groups up.
+        let filled = 0;
+        for (let each = 0; each < this.groupsReady; each++) {
+          if ((this.groupOpenIndex[each] ?? -1) < 0) keys[filled++] = groupOrbit[each] ?? 0;
+        }
+        const sorted = keys.subarray(0, count);
+        sorted.sort();
+        for (let each = 0; each < count; each++)
+          groups[each] = this.orbits.groupOf(rawOrbit(sorted[each] ?? 0));
+        return;
+      }
+    }
+  }
+}
+
+/** Index of `orbit` in the ascending `orbits`, or -1. */
+function findOrbit(orbits: Float64Array, orbit: number): number {
+  let low = 0;
+  let high = orbits.length - 1;
+  // Most new orbits lie above every open one: no search.
+  if (!(orbit >= (orbits[0] ?? 0) && orbit <= (orbits[high] ?? 0))) return -1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    const value = orbits[middle] ?? 0;
+    if (value < orbit) low = middle + 1;
+    else if (value > orbit) high = middle - 1;
+    else return middle;
+  }
+  return -1;
+}
+
+/** Copies the per-orbit fields of open orbits [from, to) of `source` into `target` at `at`. */
+function copyOrbits(source: OpenOrbits, from: number, to: number, target: OpenOrbits, at: number): void {
+  const count = to - from;
+  if (count < 16) {
+    for (let offset = 0; offset < count; offset++) {
+      target.orbits[at + offset] = source.orbits[from + offset] ?? 0;
+      target.scintillatorTimes[at + offset] = source.scintillatorTimes[from + offset] ?? NO_SCINTILLATOR;
+      target.late[at + offset] = source.late[from + offset] ?? 0;
+      target.hitCounts[at + offset] = source.hitCounts[from + offset] ?? 0;
+    }
+  } else {
+    target.orbits.set(source.orbits.subarray(from, to), at);
+    target.scintillatorTimes.set(source.scintillatorTimes.subarray(from, to), at);
+    target.late.set(source.late.subarray(from, to), at);
+    target.hitCounts.set(source.hitCounts.subarray(from, to), at);
+  }
+}
+
+/** Copies hits [from, to) of `slots`/`times` into `target`'s hits at `at`. */
+function copyHits(
+  slots: Uint8Array,
+  times: Float64Array,
+  from: number,
+  to: number,
+  target: OpenOrbits,
+  at: number,
+): void {
+  const count = to - from;
+  if (count <= 0) return;
+  if (count < 32) {
+    for (let offset = 0; offset < count; offset++) {
+      target.hitSlots[at + offset] = slots[from + offset] ?? 0;
+      target.hitTimes[at + offset] = times[from + offset] ?? 0;
+    }
+  } else {
+    target.hitSlots.set(slots.subarray(from, to), at);
+    target.hitTimes.set(times.subarray(from, to), at);
   }
 }
 
 const reducer = new BatchReducer();
 
 /** Pure from the caller's view: `state` is not modified, the result is new. */
-export function applyBatch(state: DtTotals, records: readonly RecordInput[]): BatchStep<DtTotals, DtTotals> {
-  const { batch, rejections } = reducer.run(records);
-  return { state: mergeTotals(state, batch), batch, rejections, inputRows: batch.rowsRead };
+export function applyBatch(state: DtState, records: readonly RecordInput[]): BatchStep<DtState, DtTotals> {
+  const { batch, open, rejections } = reducer.run(state.open, records);
+  return {
+    state: { closed: mergeTotals(state.closed, batch), open },
+    batch,
+    rejections,
+    inputRows: batch.rowsRead,
+  };
 }

@@ -1,7 +1,9 @@
 /**
  * The JSON body of a `data_clean` message (one batch) and of the cumulative summary (a state): the
- * same shape, since a state is the sum of batches. Source field names are kept where they exist
- * (`hit_count`, `hit_count_chamber`); the handler adds `msg_ID`, the batch id and progress figures.
+ * same shape. A batch's body holds the hit-level counts of its rows and the orbit-level counts of the
+ * orbits that closed in it; the cumulative body holds every batch plus the still-open orbits
+ * (reducer.ts). Source field names are kept where they exist (`hit_count`, `hit_count_chamber`); the
+ * handler adds `msg_ID`, the batch id and progress figures.
  */
 import type { JsonObject } from '../../core/analysis.ts';
 import { CHAMBER_COUNT, CHANNELS_PER_CHAMBER } from './detector.ts';
@@ -51,6 +53,8 @@ export function summarize(totals: DtTotals): JsonObject {
     rejected_by_reason: { ...totals.rejectedByReason },
     auxiliary_hits: totals.auxiliaryHits,
     scintillator_hits: totals.scintillatorHits,
+    /** Hits that arrived after their orbit had closed (each reopened it): 0 unless the input is badly out of order. */
+    late_hits: totals.lateHits,
     orbits_with_hits: totals.orbitsWithHits,
     orbits_with_scintillator: totals.orbitsWithScintillator,
     chambers,

@@ -1,7 +1,10 @@
 /**
- * The counters of `dt`. A batch's contribution and a partition's rolling state have the same shape
- * because every quantity is additive: counts, histograms, and per-orbit figures (each batch counts
- * the orbits it saw). Merging is elementwise addition.
+ * The counters of `dt`: a batch's contribution, and the closed part of a partition's state (see
+ * state.ts). Every quantity is additive, so merging is elementwise addition:
+ * - hit-level counts (rows, hits per chamber, occupancy, auxiliary/scintillator/late hits) count each
+ *   row once, in the batch that read it;
+ * - orbit-level counts (multiplicity, gated occupancy, drift times, orbits with hits/scintillator)
+ *   count each orbit once, in the batch that CLOSED it (reducer.ts explains when an orbit closes).
  *
  * Counts are float64 arrays: exact up to 2^53, far beyond what a uint32 cumulative counter would hold.
  * Treat a DtTotals as immutable once returned; every operation here builds a new one.
@@ -20,9 +23,15 @@ export interface DtTotals {
   readonly auxiliaryHits: number;
   /** HEAD = 2 rows on FPGA 1, channel 128. */
   readonly scintillatorHits: number;
-  /** Distinct ORBIT_CNT values with at least one chamber hit, per batch. */
+  /**
+   * Chamber and scintillator hits that arrived after their orbit had left the open window (reducer.ts):
+   * each started a new open orbit, so its orbit is counted more than once. Zero while the input's
+   * reordering stays inside the window.
+   */
+  readonly lateHits: number;
+  /** Orbits (distinct ORBIT_CNT values) with at least one chamber hit, counted when they close. */
   readonly orbitsWithHits: number;
-  /** Distinct ORBIT_CNT values with a scintillator hit, per batch. */
+  /** Orbits with a scintillator hit, counted when they close. */
   readonly orbitsWithScintillator: number;
   /** [chamber]: chamber hits after cleansing. */
   readonly chamberHits: Float64Array;
@@ -66,6 +75,7 @@ export type TotalsScalarField =
   | 'rowsFiltered'
   | 'auxiliaryHits'
   | 'scintillatorHits'
+  | 'lateHits'
   | 'orbitsWithHits'
   | 'orbitsWithScintillator';
 export const TOTALS_SCALAR_FIELDS: readonly TotalsScalarField[] = [
@@ -73,9 +83,44 @@ export const TOTALS_SCALAR_FIELDS: readonly TotalsScalarField[] = [
   'rowsFiltered',
   'auxiliaryHits',
   'scintillatorHits',
+  'lateHits',
   'orbitsWithHits',
   'orbitsWithScintillator',
 ];
+
+export type TotalsArrays = { [field in TotalsArrayField]: Float64Array };
+
+const TOTALS_ARRAY_ELEMENTS = TOTALS_ARRAY_FIELDS.reduce(
+  (sum, field) => sum + TOTALS_ARRAY_LENGTHS[field],
+  0,
+);
+
+/**
+ * The array fields of a DtTotals, zeroed: views of ONE buffer, since applyBatch builds a few totals
+ * per batch and an ArrayBuffer allocation costs far more than a view.
+ */
+export function zeroTotalsArrays(): TotalsArrays {
+  const buffer = new ArrayBuffer(TOTALS_ARRAY_ELEMENTS * Float64Array.BYTES_PER_ELEMENT);
+  let offset = 0;
+  const view = (field: TotalsArrayField): Float64Array => {
+    const array = new Float64Array(
+      buffer,
+      offset * Float64Array.BYTES_PER_ELEMENT,
+      TOTALS_ARRAY_LENGTHS[field],
+    );
+    offset += array.length;
+    return array;
+  };
+  return {
+    chamberHits: view('chamberHits'),
+    occupancy: view('occupancy'),
+    multiplicity: view('multiplicity'),
+    gatedOccupancy: view('gatedOccupancy'),
+    driftTime: view('driftTime'),
+    driftUnderflow: view('driftUnderflow'),
+    driftOverflow: view('driftOverflow'),
+  };
+}
 
 export function emptyTotals(): DtTotals {
   return {
@@ -84,20 +129,14 @@ export function emptyTotals(): DtTotals {
     rejectedByReason: {},
     auxiliaryHits: 0,
     scintillatorHits: 0,
+    lateHits: 0,
     orbitsWithHits: 0,
     orbitsWithScintillator: 0,
-    chamberHits: new Float64Array(TOTALS_ARRAY_LENGTHS.chamberHits),
-    occupancy: new Float64Array(TOTALS_ARRAY_LENGTHS.occupancy),
-    multiplicity: new Float64Array(TOTALS_ARRAY_LENGTHS.multiplicity),
-    gatedOccupancy: new Float64Array(TOTALS_ARRAY_LENGTHS.gatedOccupancy),
-    driftTime: new Float64Array(TOTALS_ARRAY_LENGTHS.driftTime),
-    driftUnderflow: new Float64Array(TOTALS_ARRAY_LENGTHS.driftUnderflow),
-    driftOverflow: new Float64Array(TOTALS_ARRAY_LENGTHS.driftOverflow),
+    ...zeroTotalsArrays(),
   };
 }
 
-function addArrays(a: Float64Array, b: Float64Array): Float64Array {
-  const sum = new Float64Array(a.length);
+function addArrays(a: Float64Array, b: Float64Array, sum: Float64Array): Float64Array {
   for (let index = 0; index < sum.length; index++) sum[index] = (a[index] ?? 0) + (b[index] ?? 0);
   return sum;
 }
@@ -112,21 +151,23 @@ function addReasons(
 }
 
 export function mergeTotals(a: DtTotals, b: DtTotals): DtTotals {
+  const sum = zeroTotalsArrays();
   return {
     rowsRead: a.rowsRead + b.rowsRead,
     rowsFiltered: a.rowsFiltered + b.rowsFiltered,
     rejectedByReason: addReasons(a.rejectedByReason, b.rejectedByReason),
     auxiliaryHits: a.auxiliaryHits + b.auxiliaryHits,
     scintillatorHits: a.scintillatorHits + b.scintillatorHits,
+    lateHits: a.lateHits + b.lateHits,
     orbitsWithHits: a.orbitsWithHits + b.orbitsWithHits,
     orbitsWithScintillator: a.orbitsWithScintillator + b.orbitsWithScintillator,
-    chamberHits: addArrays(a.chamberHits, b.chamberHits),
-    occupancy: addArrays(a.occupancy, b.occupancy),
-    multiplicity: addArrays(a.multiplicity, b.multiplicity),
-    gatedOccupancy: addArrays(a.gatedOccupancy, b.gatedOccupancy),
-    driftTime: addArrays(a.driftTime, b.driftTime),
-    driftUnderflow: addArrays(a.driftUnderflow, b.driftUnderflow),
-    driftOverflow: addArrays(a.driftOverflow, b.driftOverflow),
+    chamberHits: addArrays(a.chamberHits, b.chamberHits, sum.chamberHits),
+    occupancy: addArrays(a.occupancy, b.occupancy, sum.occupancy),
+    multiplicity: addArrays(a.multiplicity, b.multiplicity, sum.multiplicity),
+    gatedOccupancy: addArrays(a.gatedOccupancy, b.gatedOccupancy, sum.gatedOccupancy),
+    driftTime: addArrays(a.driftTime, b.driftTime, sum.driftTime),
+    driftUnderflow: addArrays(a.driftUnderflow, b.driftUnderflow, sum.driftUnderflow),
+    driftOverflow: addArrays(a.driftOverflow, b.driftOverflow, sum.driftOverflow),
   };
 }
 

@@ -3,6 +3,12 @@
 import { type DtTruth, generateDt } from '../../../shared/analyses/dt/generator.ts';
 import { dtAnalysis } from '../../../shared/analyses/dt/index.ts';
 import type { Json, RecordInput, WireFormat } from '../../../shared/core/analysis.ts';
+import {
+  decodeReferenceWord,
+  parseReferenceTextRow,
+  type ReferenceParse,
+  type ReferenceResult,
+} from './reference-model.ts';
 
 const encoder = new TextEncoder();
 
@@ -139,4 +145,75 @@ export function histogramOf(summary: Json, chamber: number, name: string): Summa
 export function throughJsonText(json: Json): Json {
   const parsed: Json = JSON.parse(JSON.stringify(json));
   return parsed;
+}
+
+/** Sizes 1..max (inclusive), drawn until they cover `total` items. */
+export function randomSizes(random: () => number, total: number, max: number): number[] {
+  const sizes: number[] = [];
+  for (let covered = 0; covered < total; ) {
+    const size = 1 + Math.floor(random() * max);
+    sizes.push(size);
+    covered += size;
+  }
+  return sizes;
+}
+
+/** Rows spread over `partitions` by their key (ORBIT_CNT) modulo the count, as replay keys them. */
+export function partitionRows(
+  rows: readonly Uint8Array[],
+  wireFormat: WireFormat,
+  partitions: number,
+): Uint8Array[][] {
+  const byPartition: Uint8Array[][] = Array.from({ length: partitions }, () => []);
+  for (const row of rows) {
+    const key = dtAnalysis.replay.partitionKey(row, wireFormat);
+    byPartition[Number(key) % partitions]?.push(row);
+  }
+  return byPartition;
+}
+
+/** A row as the naive reference model reads it. */
+export function referenceParse(row: Uint8Array, wireFormat: WireFormat): ReferenceParse {
+  return wireFormat === 'binary'
+    ? { ok: true, row: decodeReferenceWord(row) }
+    : parseReferenceTextRow(text(row));
+}
+
+function numberField(object: { [key: string]: Json }, name: string): number {
+  const value = object[name];
+  if (typeof value !== 'number') throw new Error(`${name} is not a number`);
+  return value;
+}
+
+/** A dt summary (batch or cumulative) in the reference model's shape, so a diff names the quantity. */
+export function summaryAsReference(summaryJson: Json): ReferenceResult {
+  const summary = asObject(summaryJson);
+  const perChamber = (name: string) => [0, 1, 2, 3].map((chamber) => histogramOf(summary, chamber, name));
+  const drift = perChamber('drift_time_ns');
+  const rejected: Record<string, number> = {};
+  for (const [reason, count] of Object.entries(asObject(summary.rejected_by_reason))) {
+    if (typeof count === 'number') rejected[reason] = count;
+  }
+  return {
+    rowsRead: numberField(summary, 'rows_read'),
+    rejected,
+    filtered: numberField(summary, 'rows_filtered'),
+    auxiliary: numberField(summary, 'auxiliary_hits'),
+    scintillator: numberField(summary, 'scintillator_hits'),
+    orbitsWithHits: numberField(summary, 'orbits_with_hits'),
+    orbitsWithScintillator: numberField(summary, 'orbits_with_scintillator'),
+    hitCountChamber: asNumbers(summary.hit_count_chamber),
+    occupancy: perChamber('occupancy').map((histogram) => histogram.counts),
+    multiplicity: perChamber('multiplicity').map((histogram) => histogram.counts),
+    gatedOccupancy: perChamber('gated_occupancy').map((histogram) => histogram.counts),
+    drift: drift.map((histogram) => histogram.counts),
+    driftUnderflow: drift.map((histogram) => histogram.underflow),
+    driftOverflow: drift.map((histogram) => histogram.overflow),
+  };
+}
+
+/** The quantities counted per row, in the batch that read the row (not per orbit). */
+export function rowLevel(result: ReferenceResult) {
+  const { rowsRead, rejected, filtered, auxiliary, scintillator, hitCountChamber, occupancy } = result;
+  return { rowsRead, rejected, filtered, auxiliary, scintillator, hitCountChamber, occupancy };
 }

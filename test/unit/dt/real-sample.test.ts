@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { dtAnalysis } from '../../../shared/analyses/dt/index.ts';
-import { frameObject, packRecords, text } from './fixtures.ts';
+import { frameObject, histogramOf, packRecords, text } from './fixtures.ts';
 
 // The 74 real rows live beside the checkout (../shared/data), not in the repo.
 const samplePath = fileURLToPath(
@@ -66,7 +66,7 @@ describe.skipIf(!sampleExists)(`dt on the 74 real rows (skipped when absent: ${s
 
     // Act
     const step = dtAnalysis.applyBatch(dtAnalysis.emptyState(), packRecords(rows, wireFormat, rowsPerRecord));
-    const summary = dtAnalysis.summarizeBatch(step.batch);
+    const summary = dtAnalysis.summarizeState(step.state);
 
     // Assert: the reference, and the figures counted by hand (37 hits, 36 ancillary, channel 138 once).
     expect(step.rejections).toEqual([]);
@@ -79,6 +79,11 @@ describe.skipIf(!sampleExists)(`dt on the 74 real rows (skipped when absent: ${s
     expect(summary.rows_read).toBe(expected.rows);
     expect([summary.hit_count, summary.rows_filtered, summary.auxiliary_hits]).toEqual([37, 36, 1]);
     expect(summary.hit_count_chamber).toEqual([1, 19, 8, 9]);
+    expect(summary.late_hits).toBe(0);
+    // The batch message: the same per-row counts, but no orbit yet (all are still open, none closed).
+    const batchSummary = dtAnalysis.summarizeBatch(step.batch);
+    expect(batchSummary.hit_count_chamber).toEqual(summary.hit_count_chamber);
+    expect(batchSummary.orbits_with_hits).toBe(0);
   });
 
   it('has no gated hits: the sample holds no scintillator hit', () => {
@@ -86,12 +91,17 @@ describe.skipIf(!sampleExists)(`dt on the 74 real rows (skipped when absent: ${s
     const { rows, wireFormat } = frameObject('dt/data_000000.txt', [object]);
 
     // Act
-    const { batch } = dtAnalysis.applyBatch(dtAnalysis.emptyState(), packRecords(rows, wireFormat, 1));
+    const { state } = dtAnalysis.applyBatch(dtAnalysis.emptyState(), packRecords(rows, wireFormat, 1));
+    const summary = dtAnalysis.summarizeState(state);
 
     // Assert
-    expect(batch.gatedOccupancy.every((count) => count === 0)).toBe(true);
-    expect(batch.driftTime.every((count) => count === 0)).toBe(true);
-    expect(batch.orbitsWithScintillator).toBe(0);
+    for (const chamber of [0, 1, 2, 3]) {
+      expect(histogramOf(summary, chamber, 'gated_occupancy').counts.every((count) => count === 0)).toBe(
+        true,
+      );
+      expect(histogramOf(summary, chamber, 'drift_time_ns').counts.every((count) => count === 0)).toBe(true);
+    }
+    expect(summary.orbits_with_scintillator).toBe(0);
   });
 
   it('keys every row by its ORBIT_CNT', () => {

@@ -1,53 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { type DtBatch, dtAnalysis } from '../../../shared/analyses/dt/index.ts';
-import type { WireFormat } from '../../../shared/core/analysis.ts';
+import { dtAnalysis } from '../../../shared/analyses/dt/index.ts';
 import {
   bytes,
   generatedRows,
   histogramOf,
   packRecords,
+  referenceParse,
+  rowLevel,
   splitBySizes,
+  summaryAsReference,
   testRandom,
-  text,
 } from './fixtures.ts';
-import {
-  decodeReferenceWord,
-  parseReferenceTextRow,
-  REFERENCE_DRIFT_EDGES,
-  type ReferenceParse,
-  type ReferenceResult,
-  referenceBatch,
-} from './reference-model.ts';
-
-function referenceParse(row: Uint8Array, wireFormat: WireFormat): ReferenceParse {
-  return wireFormat === 'binary'
-    ? { ok: true, row: decodeReferenceWord(row) }
-    : parseReferenceTextRow(text(row));
-}
-
-function slices(counts: Float64Array, width: number): number[][] {
-  return [0, 1, 2, 3].map((chamber) => Array.from(counts.subarray(chamber * width, (chamber + 1) * width)));
-}
-
-/** The batch in the reference's shape, so a failure diff names the quantity that differs. */
-function asReference(batch: DtBatch): ReferenceResult {
-  return {
-    rowsRead: batch.rowsRead,
-    rejected: { ...batch.rejectedByReason },
-    filtered: batch.rowsFiltered,
-    auxiliary: batch.auxiliaryHits,
-    scintillator: batch.scintillatorHits,
-    orbitsWithHits: batch.orbitsWithHits,
-    orbitsWithScintillator: batch.orbitsWithScintillator,
-    hitCountChamber: Array.from(batch.chamberHits),
-    occupancy: slices(batch.occupancy, 64),
-    multiplicity: slices(batch.multiplicity, 64),
-    gatedOccupancy: slices(batch.gatedOccupancy, 64),
-    drift: slices(batch.driftTime, REFERENCE_DRIFT_EDGES.length - 1),
-    driftUnderflow: Array.from(batch.driftUnderflow),
-    driftOverflow: Array.from(batch.driftOverflow),
-  };
-}
+import { REFERENCE_DRIFT_EDGES, type ReferenceParse, referenceBatch } from './reference-model.ts';
 
 /** Rows that are not DAQ words, slipped between generated ones. */
 const CORRUPT_ROWS = [
@@ -79,7 +43,7 @@ describe('dt applyBatch against a naive reference', () => {
     // Large batches among small ones: the reducer's scratch space grows, then is reused.
     { seed: 6, format: 'bin', rowsPerRecord: 10, rowCount: 60_000, maxBatchRows: 25_000 },
   ] as const)(
-    'agrees on every quantity of every batch (seed $seed, $format, $rowsPerRecord rows/record, $rowCount rows)',
+    'per batch: the rows it read; cumulative: every quantity of all rows so far (seed $seed, $format, $rowsPerRecord rows/record, $rowCount rows)',
     ({ seed, format, rowsPerRecord, rowCount, maxBatchRows }) => {
       // Arrange: generated rows (text ones with a few corrupt rows), cut into batches of random sizes.
       const random = testRandom(seed);
@@ -92,6 +56,7 @@ describe('dt applyBatch against a naive reference', () => {
       const batchSizes = Array.from({ length: 12 }, () => 1 + Math.floor(random() * maxBatchRows));
       const batches = splitBySizes(rows, batchSizes);
       let state = dtAnalysis.emptyState();
+      const seen: ReferenceParse[] = [];
 
       for (const batchRows of batches) {
         // Act
@@ -101,19 +66,25 @@ describe('dt applyBatch against a naive reference', () => {
         );
         state = step.state;
 
-        // Assert
-        const expected = referenceBatch(
-          batchRows.map((row) => referenceParse(row, generated.wireFormat)),
-          REFERENCE_DRIFT_EDGES,
+        // Assert: per-row quantities belong to the batch that read the row …
+        const parsed = batchRows.map((row) => referenceParse(row, generated.wireFormat));
+        const expected = referenceBatch(parsed, REFERENCE_DRIFT_EDGES);
+        expect(rowLevel(summaryAsReference(dtAnalysis.summarizeBatch(step.batch)))).toEqual(
+          rowLevel(expected),
         );
-        expect(asReference(step.batch)).toEqual(expected);
         expect(step.inputRows).toBe(batchRows.length);
         expect(step.rejections).toHaveLength(Object.values(expected.rejected).reduce((a, b) => a + b, 0));
+        // … and the cumulative view is the whole prefix read as one, orbits cut by batches included.
+        seen.push(...parsed);
+        const cumulative = dtAnalysis.summarizeState(state);
+        expect(summaryAsReference(cumulative)).toEqual(referenceBatch(seen, REFERENCE_DRIFT_EDGES));
+        expect(cumulative.late_hits).toBe(0);
       }
       // Not a vacuous comparison: the run had gated hits, drift times and multi-channel orbits.
-      expect(state.rowsRead).toBe(rows.length);
-      expect(state.driftTime.reduce((a, b) => a + b, 0)).toBeGreaterThan(100);
-      expect(state.multiplicity.filter((count) => count > 0).length).toBeGreaterThan(8);
+      const final = summaryAsReference(dtAnalysis.summarizeState(state));
+      expect(final.rowsRead).toBe(rows.length);
+      expect(final.drift.flat().reduce((a, b) => a + b, 0)).toBeGreaterThan(100);
+      expect(final.multiplicity.flat().filter((count) => count > 0).length).toBeGreaterThan(8);
     },
   );
 });
