@@ -69,6 +69,9 @@ interface AccumulatorPayload {
   readonly rows: number;
   readonly batches: number;
   readonly rejectedRows: number;
+  /** State items only: the last batch applied and where its summary is stored (to re-publish it). */
+  readonly lastBatchId?: string;
+  readonly lastSummarySk?: string;
 }
 
 function readAccumulator(item: StoredItem | undefined): AccumulatorPayload | undefined {
@@ -91,6 +94,8 @@ function readAccumulator(item: StoredItem | undefined): AccumulatorPayload | und
     rows: number('rows'),
     batches: number('batches'),
     rejectedRows: number('rejectedRows'),
+    ...(typeof payload.lastBatchId === 'string' ? { lastBatchId: payload.lastBatchId } : {}),
+    ...(typeof payload.lastSummarySk === 'string' ? { lastSummarySk: payload.lastSummarySk } : {}),
   };
 }
 
@@ -196,21 +201,25 @@ function countByReason(rejections: readonly Rejection[]): Record<string, number>
   return counts;
 }
 
-/** Adds `records` (already filtered to new sequence numbers) to one rollup bucket item. */
+/** A rollup item as read before the batch was applied. */
+interface RollupRead {
+  readonly key: ReturnType<typeof rollupKey>;
+  readonly item: StoredItem | undefined;
+  readonly current: AccumulatorPayload | undefined;
+}
+
+/** Adds the contribution of the records not yet in this rollup item. */
 async function addToRollup(
   deps: AggregateDependencies,
   analysis: AnyAnalysis,
-  key: ReturnType<typeof rollupKey>,
+  rollup: RollupRead,
   contribution: unknown,
   lastSequence: number,
   rows: number,
   rejectedRows: number,
   expiresAt: number,
 ): Promise<void> {
-  const existing = await deps.store.get(key);
-  const current = readAccumulator(existing);
-  // A retry after a crash between this write and the state write: this bucket already has it.
-  if (current && current.lastSequence >= lastSequence) return;
+  const { key, item: existing, current } = rollup;
   const merged = current
     ? analysis.mergeBatches(analysis.batchCodec.decode(current.data), contribution)
     : contribution;
@@ -248,16 +257,27 @@ async function processGroup(
   const stateItem = await deps.store.get(stateKey);
   const current = readAccumulator(stateItem);
   lap('stateRead');
-  const lastRecordMs = Math.max(...group.records.map((record) => record.input.timestampMs));
-  const summaryKey = batchKey(analysis.id, lastRecordMs, batchId);
-  const fresh = group.records.filter((record) => record.sequence > (current?.lastSequence ?? -1));
+  const summaryKey = batchKey(analysis.id, receivedAt, batchId);
+  // Only records beyond everything applied so far — including earlier records of this very batch,
+  // which a resumed replay may have sent twice.
+  let highest = current?.lastSequence ?? -1;
+  const fresh = group.records.filter((record) => {
+    if (record.sequence <= highest) return false;
+    highest = record.sequence;
+    return true;
+  });
   if (fresh.length === 0) {
-    // Everything was applied before: publish the stored summary again, under the same id.
-    const stored = await deps.store.get(summaryKey);
-    if (stored)
+    // Everything was applied before. If this very batch was the last one applied (the trigger
+    // retrying after a failure late in the previous attempt), publish its summary again, same id.
+    const stored =
+      current?.lastBatchId === batchId && current.lastSummarySk !== undefined
+        ? await deps.store.get({ pk: summaryKey.pk, sk: current.lastSummarySk })
+        : undefined;
+    if (stored) {
       await deps.publisher.publish(deps.topics.clean, [
         { key: batchId, value: JSON.stringify(stored.payload) },
       ]);
+    }
     return { batchId, analysis: analysis.id, run, inputRows: 0, rejectedRows: 0, duplicate: true };
   }
 
@@ -271,14 +291,32 @@ async function processGroup(
     else buckets.set(start, [record]);
   }
 
+  // A rollup may already hold a prefix of its bucket's records (a crash after the rollup write and
+  // before the state write, then a redelivery): those go into the state, not again into the rollup.
+  const rollups = await Promise.all(
+    [...buckets.keys()].map(async (start) => {
+      const key = rollupKey(analysis.id, start, run, slice.topic, slice.partition);
+      const item = await deps.store.get(key);
+      return [start, { key, item, current: readAccumulator(item) }] as const;
+    }),
+  );
+  const rollupByStart = new Map(rollups);
+  lap('rollupRead');
+
   let state = current ? analysis.stateCodec.decode(current.data) : analysis.emptyState();
   let total = analysis.emptyBatch();
   let inputRows = 0;
   const rejections: Rejection[] = [];
-  const perBucket: { start: number; batch: unknown; rows: number; rejected: number; lastSequence: number }[] =
-    [];
+  const perBucket: {
+    start: number;
+    batch: unknown;
+    rows: number;
+    rejected: number;
+    lastSequence: number;
+    rollup: RollupRead;
+  }[] = [];
   let eventTime: { minMs: number; maxMs: number; watermarkMs: number } | undefined;
-  for (const [start, records] of buckets) {
+  const apply = (records: readonly { readonly input: RecordInput }[]) => {
     const step = analysis.applyBatch(
       state,
       records.map((record) => record.input),
@@ -296,12 +334,24 @@ async function processGroup(
           }
         : step.eventTime;
     }
+    return step;
+  };
+  for (const [start, records] of buckets) {
+    const rollup = rollupByStart.get(start);
+    if (!rollup) throw new Error(`no rollup read for bucket ${start}`);
+    const inRollup = rollup.current?.lastSequence ?? -1;
+    const already = records.filter((record) => record.sequence <= inRollup);
+    const notYet = records.filter((record) => record.sequence > inRollup);
+    if (already.length > 0) apply(already);
+    if (notYet.length === 0) continue;
+    const step = apply(notYet);
     perBucket.push({
       start,
       batch: step.batch,
       rows: step.inputRows,
       rejected: step.rejections.length,
-      lastSequence: Math.max(...records.map((record) => record.sequence)),
+      lastSequence: Math.max(...notYet.map((record) => record.sequence)),
+      rollup,
     });
   }
   lap('apply');
@@ -311,7 +361,7 @@ async function processGroup(
     await addToRollup(
       deps,
       analysis,
-      rollupKey(analysis.id, bucket.start, run, slice.topic, slice.partition),
+      bucket.rollup,
       bucket.batch,
       bucket.lastSequence,
       bucket.rows,
@@ -385,6 +435,8 @@ async function processGroup(
     rows: (current?.rows ?? 0) + inputRows,
     batches: (current?.batches ?? 0) + 1,
     rejectedRows: (current?.rejectedRows ?? 0) + rejections.length,
+    lastBatchId: batchId,
+    lastSummarySk: summaryKey.sk,
   };
   const written = await deps.store.put(
     { ...stateKey, version: (stateItem?.version ?? 0) + 1, payload: accumulatorJson(next) },
@@ -412,38 +464,51 @@ export async function aggregateSlices(
   slices: readonly IncomingSlice[],
   deps: AggregateDependencies,
 ): Promise<BatchOutcome[]> {
-  const outcomes: BatchOutcome[] = [];
+  // Different partitions have independent state items: processed concurrently. Slices of one
+  // partition (a trigger sends one per partition, a caller may send more) in order.
+  const byPartition = new Map<string, IncomingSlice[]>();
   for (const slice of slices) {
-    if (slice.records.length === 0) continue;
-    const receivedAt = deps.now();
-    const batchId = batchIdOf(slice);
-    const { groups, rejections } = groupByOrigin(slice, deps);
-    if (rejections.length > 0) {
-      await deps.publisher.publish(
-        deps.topics.dead,
-        rejections.map((rejection) =>
-          deadLetter(rejection, {
-            topic: slice.topic,
-            batchId,
-            analysis: rejection.analysis,
-            run: undefined,
-          }),
-        ),
-      );
-      outcomes.push({
-        batchId,
-        analysis: undefined,
-        run: undefined,
-        inputRows: rejections.length,
-        rejectedRows: rejections.length,
-        duplicate: false,
-      });
-    }
-    for (const group of groups) {
-      // Several (analysis, run) groups in one slice share its offsets: suffix the id to keep it unique.
-      const id = groups.length > 1 ? `${batchId}~${group.analysis.id}~${group.run}` : batchId;
-      outcomes.push(await processGroup(slice, group, id, deps, receivedAt));
-    }
+    const key = `${slice.topic}\u0000${slice.partition}`;
+    const list = byPartition.get(key);
+    if (list) list.push(slice);
+    else byPartition.set(key, [slice]);
+  }
+  const perPartition = await Promise.all(
+    [...byPartition.values()].map(async (partitionSlices) => {
+      const outcomes: BatchOutcome[] = [];
+      for (const slice of partitionSlices) outcomes.push(...(await aggregateSlice(slice, deps)));
+      return outcomes;
+    }),
+  );
+  return perPartition.flat();
+}
+
+async function aggregateSlice(slice: IncomingSlice, deps: AggregateDependencies): Promise<BatchOutcome[]> {
+  const outcomes: BatchOutcome[] = [];
+  if (slice.records.length === 0) return outcomes;
+  const receivedAt = deps.now();
+  const batchId = batchIdOf(slice);
+  const { groups, rejections } = groupByOrigin(slice, deps);
+  if (rejections.length > 0) {
+    await deps.publisher.publish(
+      deps.topics.dead,
+      rejections.map((rejection) =>
+        deadLetter(rejection, { topic: slice.topic, batchId, analysis: rejection.analysis, run: undefined }),
+      ),
+    );
+    outcomes.push({
+      batchId,
+      analysis: undefined,
+      run: undefined,
+      inputRows: rejections.length,
+      rejectedRows: rejections.length,
+      duplicate: false,
+    });
+  }
+  for (const group of groups) {
+    // Several (analysis, run) groups in one slice share its offsets: suffix the id to keep it unique.
+    const id = groups.length > 1 ? `${batchId}~${group.analysis.id}~${group.run}` : batchId;
+    outcomes.push(await processGroup(slice, group, id, deps, receivedAt));
   }
   return outcomes;
 }

@@ -22,6 +22,7 @@ import {
   replayProgressList,
   replayView,
 } from './query.ts';
+import { decodeBatchCursor } from './state-keys.ts';
 
 export interface HttpRequest {
   readonly method: string;
@@ -120,13 +121,17 @@ async function route(request: HttpRequest, deps: ApiDependencies): Promise<Json>
           {
             since: z
               .string()
-              .regex(/^\d{15}#[\w.:~#@/ -]+$/, 'expected a cursor returned by this endpoint')
+              .refine(
+                (value) => decodeBatchCursor(value) !== undefined,
+                'expected a cursor returned by this endpoint',
+              )
               .optional(),
             limit: z.coerce.number().int().min(1).max(500).default(100),
           },
           request.query,
         );
-        const page = await batchesSince(deps.store, analysis.id, params.since, params.limit);
+        const afterSk = params.since === undefined ? undefined : decodeBatchCursor(params.since);
+        const page = await batchesSince(deps.store, analysis.id, afterSk, params.limit);
         return { analysis: analysis.id, items: page.items, cursor: page.cursor ?? null };
       }
       default:
@@ -168,6 +173,15 @@ function json(statusCode: number, body: Json, extra: Record<string, string>): Ht
   };
 }
 
+/** If-None-Match may list several tags and mark them weak (W/"…"); any match means unchanged. */
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((tag) => {
+    const candidate = tag.trim().replace(/^W\//, '');
+    return candidate === etag || candidate === '*';
+  });
+}
+
 export async function handleApiRequest(request: HttpRequest, deps: ApiDependencies): Promise<HttpResponse> {
   const cors = corsHeaders(request, deps.corsAllowOrigins);
   if (request.method === 'OPTIONS') return { statusCode: 204, headers: cors, body: '' };
@@ -181,7 +195,7 @@ export async function handleApiRequest(request: HttpRequest, deps: ApiDependenci
   try {
     const body = JSON.stringify(await route(request, deps));
     const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
-    if (request.headers['if-none-match'] === etag)
+    if (etagMatches(request.headers['if-none-match'], etag))
       return { statusCode: 304, headers: { ...cors, etag }, body: '' };
     return {
       statusCode: 200,

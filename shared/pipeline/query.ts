@@ -5,7 +5,7 @@
 import type { AnyAnalysis, Json, JsonObject } from '../core/analysis.ts';
 import type { ItemStore, StoredItem } from './ports.ts';
 import { type ReplayProgress, readProgress } from './replay.ts';
-import { rollupBucketStart, sortableMs } from './state-keys.ts';
+import { encodeBatchCursor, rollupBucketStart, sortableMs } from './state-keys.ts';
 
 interface Accumulated {
   readonly run: string;
@@ -104,18 +104,44 @@ export async function bucketSeries(
     }));
 }
 
-/** Batch summaries whose sort key is after `cursor`, oldest first, and the cursor to ask with next. */
+/**
+ * Summaries are keyed by write time, but concurrent writers can land a key a moment *behind* one a
+ * reader has already seen. So a poll re-reads this much behind its cursor; clients drop the batch
+ * ids they already have (documented in the README's API section).
+ */
+export const BATCH_CURSOR_OVERLAP_MS = 1_000;
+
+/**
+ * Batch summaries written after (or up to BATCH_CURSOR_OVERLAP_MS before) `afterSk`, oldest first,
+ * and the opaque cursor to ask with next. Always makes progress: when the overlap alone would fill
+ * the page, it reads strictly after the cursor instead.
+ */
 export async function batchesSince(
   store: ItemStore,
   analysisId: string,
-  cursor: string | undefined,
+  afterSk: string | undefined,
   limit: number,
 ): Promise<{ items: Json[]; cursor: string | undefined }> {
-  const items = await store.query(`batch#${analysisId}`, {
-    ...(cursor ? { from: `${cursor}\u0000` } : {}),
-    limit,
-  });
-  return { items: items.map((item) => item.payload), cursor: items[items.length - 1]?.sk ?? cursor };
+  const pk = `batch#${analysisId}`;
+  let items: StoredItem[];
+  if (afterSk === undefined) {
+    items = await store.query(pk, { limit });
+  } else {
+    const overlapFrom = sortableMs(Number(afterSk.slice(0, 15)) - BATCH_CURSOR_OVERLAP_MS);
+    items = await store.query(pk, { from: overlapFrom, limit });
+    const lastSk = items[items.length - 1]?.sk;
+    if (items.length === limit && lastSk !== undefined && lastSk <= afterSk) {
+      items = await store.query(pk, { from: `${afterSk}\u0000`, limit });
+    }
+  }
+  const last = [afterSk, items[items.length - 1]?.sk]
+    .filter((sk): sk is string => sk !== undefined)
+    .sort()
+    .at(-1);
+  return {
+    items: items.map((item) => item.payload),
+    cursor: last === undefined ? undefined : encodeBatchCursor(last),
+  };
 }
 
 export async function replayProgressList(store: ItemStore): Promise<ReplayProgress[]> {

@@ -164,8 +164,9 @@ export function replaySettings(
 ): { rowsPerRecord: number; rate: number } | { error: string } {
   const rowsText = metadata['rows-per-record'];
   const rateText = metadata.rate;
-  const rowsPerRecord = rowsText === undefined ? defaults.rowsPerRecord : Number(rowsText);
-  const rate = rateText === undefined ? defaults.rate : Number(rateText);
+  const decimal = (text: string) => (/^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : Number.NaN);
+  const rowsPerRecord = rowsText === undefined ? defaults.rowsPerRecord : decimal(rowsText);
+  const rate = rateText === undefined ? defaults.rate : decimal(rateText);
   if (!Number.isInteger(rowsPerRecord) || rowsPerRecord < 1 || rowsPerRecord > 100_000) {
     return { error: `metadata rows-per-record "${rowsText}" must be a whole number from 1 to 100000` };
   }
@@ -174,9 +175,18 @@ export function replaySettings(
   return { rowsPerRecord, rate };
 }
 
-/** Rows between checkpoints (and partition-buffer flushes): a function of the settings only. */
-export function checkpointRowsFor(rowsPerRecord: number, partitions: number): number {
-  return Math.max(10_000, rowsPerRecord * partitions * 2);
+/** A paced replay writes a checkpoint at least this often, so a lease and the deadline stay in reach. */
+const MAX_CHECKPOINT_SECONDS = 30;
+/** How long a lease lasts past a checkpoint; an invocation that died frees its object after this. */
+export const LEASE_MS = 120_000;
+
+/**
+ * Rows between checkpoints (and partition-buffer flushes). A function of the settings only, never
+ * of timing, so every invocation of a replay cuts records at the same rows.
+ */
+export function checkpointRowsFor(rowsPerRecord: number, partitions: number, rate: number): number {
+  const forPacking = Math.max(10_000, rowsPerRecord * partitions * 2);
+  return rate > 0 ? Math.max(1, Math.min(forPacking, Math.floor(rate * MAX_CHECKPOINT_SECONDS))) : forPacking;
 }
 
 /** Decoded S3 notification keys arrive form-encoded (`+` for spaces). */
@@ -193,7 +203,15 @@ async function* gunzipStream(input: AsyncIterable<Uint8Array>, onCompressedBytes
       }
     })(),
   );
-  yield* counted.pipe(createGunzip()) as AsyncIterable<Uint8Array>;
+  try {
+    yield* counted.pipe(createGunzip()) as AsyncIterable<Uint8Array>;
+  } catch (error) {
+    // zlib's errors (Z_DATA_ERROR, Z_BUF_ERROR, unexpected end) mean the object is not valid gzip.
+    if (error instanceof Error && 'code' in error && String(error.code).startsWith('Z_')) {
+      throw new ObjectFormatError(`not a valid gzip file: ${error.message}`);
+    }
+    throw error;
+  }
 }
 
 export async function replayObject(request: ReplayRequest, deps: ReplayDependencies): Promise<ReplayOutcome> {
@@ -280,7 +298,7 @@ export async function replayObject(request: ReplayRequest, deps: ReplayDependenc
   const resumed = sameObject ? existing : undefined;
   const rowsPerRecord = resumed?.rowsPerRecord ?? settings.rowsPerRecord;
   const rate = resumed?.rate ?? settings.rate;
-  const checkpointRows = resumed?.checkpointRows ?? checkpointRowsFor(rowsPerRecord, deps.partitions);
+  const checkpointRows = resumed?.checkpointRows ?? checkpointRowsFor(rowsPerRecord, deps.partitions, rate);
   const run = resumed?.run ?? `${key}@${info.etag.replaceAll('"', '').slice(0, 12)}`;
   const sequences = resumed ? [...resumed.sequences] : new Array<number>(deps.partitions).fill(0);
   if (sequences.length !== deps.partitions) {
@@ -308,7 +326,7 @@ export async function replayObject(request: ReplayRequest, deps: ReplayDependenc
     startedAtMs: resumed?.startedAtMs ?? now,
     updatedAtMs: now,
     leaseOwner: deps.invocationId,
-    leaseUntilMs: now + deps.remainingMs(),
+    leaseUntilMs: now + Math.min(deps.remainingMs(), LEASE_MS),
     invocations: (resumed?.invocations ?? 0) + 1,
   };
   if (!(await writeProgress(progress))) return { status: 'busy-elsewhere', rowsSent: 0, recordsSent: 0 };
@@ -325,12 +343,12 @@ export async function replayObject(request: ReplayRequest, deps: ReplayDependenc
   const buffers: Uint8Array[][] = Array.from({ length: deps.partitions }, () => []);
   const bufferKeys: (string | undefined)[] = new Array(deps.partitions).fill(undefined);
   let pending: OutgoingMessage[] = [];
+  let pendingRows = 0;
   let rowIndex = 0; // rows of the object seen so far (including skipped ones)
   let rowsSentNow = 0;
   let recordsSentNow = 0;
   let bytesRead = 0;
   const startedAt = deps.now();
-  let unkeyedRoundRobin = 0;
 
   const emit = (partition: number) => {
     const rows = buffers[partition];
@@ -343,26 +361,35 @@ export async function replayObject(request: ReplayRequest, deps: ReplayDependenc
       value: analysis.replay.pack(rows, wireFormat),
       headers: originHeaders({ analysis: analysis.id, run, sequence, wireFormat }),
     });
+    pendingRows += rows.length;
     buffers[partition] = [];
     bufferKeys[partition] = undefined;
+  };
+  const flushBuffers = () => {
+    for (let partition = 0; partition < deps.partitions; partition++) emit(partition);
   };
   const send = async () => {
     if (pending.length === 0) return;
     const batch = pending;
+    const rows = pendingRows;
     pending = [];
+    pendingRows = 0;
     await deps.publisher.publish(deps.rawTopic, batch);
     recordsSentNow += batch.length;
+    rowsSentNow += rows;
   };
-  /** Waits until `rowsSentNow` rows are due at `rate` rows/s since this invocation started. */
+  /** Waits until the rows sent so far are due at `rate` rows/s since this invocation started. */
   const pace = async () => {
     if (rate <= 0) return;
     const dueAt = startedAt + (rowsSentNow / rate) * 1000;
     const wait = dueAt - deps.now();
     if (wait > 0) await deps.sleep(wait);
   };
+
   const checkpoint = async (status: 'running' | 'done'): Promise<boolean> => {
-    for (let partition = 0; partition < deps.partitions; partition++) emit(partition);
+    flushBuffers();
     await send();
+    await pace();
     const at = deps.now();
     progress = {
       ...progress,
@@ -372,7 +399,7 @@ export async function replayObject(request: ReplayRequest, deps: ReplayDependenc
       sequences: [...sequences],
       bytesRead: status === 'done' ? info.size : Math.max(progress.bytesRead, bytesRead),
       updatedAtMs: at,
-      leaseUntilMs: status === 'done' ? 0 : at + deps.remainingMs(),
+      leaseUntilMs: status === 'done' ? 0 : at + Math.min(deps.remainingMs(), LEASE_MS),
       ...(status === 'done' ? { finishedAtMs: at } : {}),
     };
     return writeProgress(progress);
@@ -396,16 +423,18 @@ export async function replayObject(request: ReplayRequest, deps: ReplayDependenc
     rowIndex += 1;
     if (rowIndex <= skipRows) return undefined;
     const rowKey = analysis.replay.partitionKey(row, wireFormat);
+    // A row without a readable key (to be rejected downstream) is spread by its position, which
+    // every invocation computes alike.
     const partition =
-      rowKey === undefined ? unkeyedRoundRobin++ % deps.partitions : partitionForKey(rowKey, deps.partitions);
+      rowKey === undefined ? (rowIndex - 1) % deps.partitions : partitionForKey(rowKey, deps.partitions);
     const buffer = buffers[partition];
     if (!buffer) throw new Error(`partition ${partition} out of range`);
     if (buffer.length === 0) bufferKeys[partition] = rowKey;
     // Copy: framers may hand out views into a chunk that is reused.
     buffer.push(row.slice());
-    rowsSentNow += 1;
     if (buffer.length >= rowsPerRecord) emit(partition);
-    if (pending.length >= SEND_CHUNK_RECORDS || (rate > 0 && pending.length >= Math.max(1, rate / 20))) {
+    // Paced: send about every 50 ms worth of rows; full speed: in chunks of records.
+    if (pending.length >= SEND_CHUNK_RECORDS || (rate > 0 && pendingRows >= Math.max(1, rate / 20))) {
       await send();
       await pace();
     }
@@ -436,6 +465,10 @@ export async function replayObject(request: ReplayRequest, deps: ReplayDependenc
       return { status: 'lease-lost', rowsSent: rowsSentNow, recordsSent: recordsSentNow };
     }
     if (stop === 'continued') {
+      // Free the object for the continuation (a new invocation, another lease owner).
+      progress = { ...progress, leaseUntilMs: 0, updatedAtMs: deps.now() };
+      if (!(await writeProgress(progress)))
+        return { status: 'lease-lost', rowsSent: rowsSentNow, recordsSent: recordsSentNow };
       await deps.continueLater(request);
       deps.log('replay: near the deadline, continuing in a new invocation', {
         bucket,
@@ -450,13 +483,21 @@ export async function replayObject(request: ReplayRequest, deps: ReplayDependenc
     return { status: 'done', rowsSent: rowsSentNow, recordsSent: recordsSentNow };
   } catch (error) {
     if (error instanceof ObjectFormatError) {
-      // Rows sent so far stay sent (and counted); the object is marked refused with the reason.
+      // Rows read so far are sent (and counted); the object is marked refused with the reason.
+      flushBuffers();
       await send();
       const message = `${error.message} (after ${skipRows + rowsSentNow} rows)`;
       progress = { ...progress, status: 'refused', message, updatedAtMs: deps.now(), leaseUntilMs: 0 };
       await writeProgress(progress);
       deps.log('replay: object refused part-way', { bucket, key, reason: message });
       return { status: 'refused', rowsSent: rowsSentNow, recordsSent: recordsSentNow, message };
+    }
+    // An infrastructure fault: free the object at once so the retry can resume it, then rethrow.
+    // (If the store is what failed, the short lease expires by itself.)
+    try {
+      await writeProgress({ ...progress, leaseUntilMs: 0, updatedAtMs: deps.now() });
+    } catch (releaseError) {
+      deps.log('replay: could not release the lease after a failure', { error: String(releaseError) });
     }
     throw error;
   }

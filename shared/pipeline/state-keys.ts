@@ -5,7 +5,7 @@
  *   pk                      sk                                    what
  *   state#<analysis>        <run>#<topic>#<partition>             cumulative state of one (run, partition)
  *   rollup#<analysis>       <bucketStartMs:15>#<run>#<topic>#<p>  what one (run, partition) added in a time bucket
- *   batch#<analysis>        <lastRecordMs:15>#<batchId>           recent per-batch summaries (TTL)
+ *   batch#<analysis>        <writtenAtMs:15>#<batchId>            recent per-batch summaries (TTL), in write order
  *   replay                  <bucket>/<key>                        replay checkpoint and progress of one object
  */
 import type { ItemKey } from './ports.ts';
@@ -34,8 +34,20 @@ export function rollupBucketStart(sk: string): number {
   return Number(sk.slice(0, 15));
 }
 
-export function batchKey(analysis: string, lastRecordMs: number, batchId: string): ItemKey {
-  return { pk: `batch#${analysis}`, sk: `${sortableMs(lastRecordMs)}#${batchId}` };
+/** Keyed by when it was written, so a reader polling "after my cursor" never misses a late batch. */
+export function batchKey(analysis: string, writtenAtMs: number, batchId: string): ItemKey {
+  return { pk: `batch#${analysis}`, sk: `${sortableMs(writtenAtMs)}#${batchId}` };
+}
+
+/** The API's batch cursor: the last sort key seen, opaque to clients (keys may hold any character). */
+export function encodeBatchCursor(sk: string): string {
+  return Buffer.from(sk, 'utf8').toString('base64url');
+}
+
+export function decodeBatchCursor(cursor: string): string | undefined {
+  if (!/^[A-Za-z0-9_-]{1,2048}$/.test(cursor)) return undefined;
+  const sk = Buffer.from(cursor, 'base64url').toString('utf8');
+  return /^\d{15}#/.test(sk) ? sk : undefined;
 }
 
 export function replayKey(bucket: string, objectKey: string): ItemKey {
