@@ -4,8 +4,9 @@
  */
 import type { AnyAnalysis } from '../core/analysis.ts';
 import { dtAnalysis } from './dt/index.ts';
+import { sfAnalysis } from './sf/index.ts';
 
-const analyses: readonly AnyAnalysis[] = [dtAnalysis];
+const analyses: readonly AnyAnalysis[] = [dtAnalysis, sfAnalysis];
 
 const byId = new Map(analyses.map((analysis) => [analysis.id, analysis]));
 
