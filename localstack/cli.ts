@@ -3,16 +3,29 @@
  * Each subcommand lives in commands/; this file only dispatches and turns expected failures
  * (StackError, ConfigError) into a one-paragraph message and a non-zero exit code.
  */
-import { demoCommand } from './commands/demo.ts';
-import { stackCommand } from './commands/stack.ts';
-
 type Command = { readonly summary: string; readonly run: (args: string[]) => Promise<number> };
 
+// Each command is imported only when it runs: `analyze` must not pay for loading the AWS SDKs.
 const commands: Record<string, Command> = {
-  demo: { summary: 'run the pipeline on the local cloud in the foreground (npm start)', run: demoCommand },
+  demo: {
+    summary: 'run the pipeline on the local cloud in the foreground (npm start)',
+    run: async (args) => (await import('./commands/demo.ts')).demoCommand(args),
+  },
   stack: {
     summary: 'start, stop or inspect the embedded local cloud (Kafka, S3, DynamoDB, Kinesis)',
-    run: stackCommand,
+    run: async (args) => (await import('./commands/stack.ts')).stackCommand(args),
+  },
+  generate: {
+    summary: 'write a simulated dataset (dt: the drift-tube telescope) to a file or stdout',
+    run: async (args) => (await import('./commands/generate.ts')).generateCommand(args),
+  },
+  analyze: {
+    summary: 'run an analysis over a local file offline, one JSON line per batch',
+    run: async (args) => (await import('./commands/analyze.ts')).analyzeCommand(args),
+  },
+  bench: {
+    summary: 'measure the core, end-to-end throughput and latency; writes bench-results/*.json',
+    run: async (args) => (await import('./commands/bench.ts')).benchCommand(args),
   },
 };
 

@@ -1,5 +1,7 @@
 /** The S3 adapter: the only file that imports the S3 SDK. Implements replay's ObjectSource. */
-import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { FunctionConfig } from '../config.ts';
 import type { ObjectSource } from '../pipeline/replay.ts';
 
@@ -40,4 +42,27 @@ export function createS3ObjectSource(client: S3Client): ObjectSource {
       return object.Body;
     },
   };
+}
+
+/** Uploads a local file (streamed, not read whole) with user metadata; returns the ETag. */
+export async function putObjectFromFile(
+  client: S3Client,
+  target: {
+    readonly bucket: string;
+    readonly key: string;
+    readonly file: string;
+    readonly metadata?: Record<string, string>;
+  },
+): Promise<string> {
+  const { size } = await stat(target.file);
+  const result = await client.send(
+    new PutObjectCommand({
+      Bucket: target.bucket,
+      Key: target.key,
+      Body: createReadStream(target.file),
+      ContentLength: size,
+      ...(target.metadata ? { Metadata: target.metadata } : {}),
+    }),
+  );
+  return (result.ETag ?? '').replaceAll('"', '');
 }

@@ -1,0 +1,265 @@
+/**
+ * `driftline bench` (`npm run bench`): the figures the README quotes, measured on this machine.
+ *
+ *   core       dt applyBatch rows/s on one core, from raw record bytes (1 row per record, and 1000)
+ *   e2e        sustained rows/s through the whole local pipeline (S3 → replay → Kafka → aggregate →
+ *              DynamoDB), at full speed, with 1 and 1000 rows per record
+ *   latency    produce → data_clean latency at 1000 rows/s (p50/p99 over batches)
+ *
+ * Benchmarks run on an isolated stack (temporary folder, free ports). Results are printed and
+ * written to bench-results/<timestamp>.json and bench-results/latest.json.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { createKafka } from '../../shared/adapters/kafka.ts';
+import { createS3Client, putObjectFromFile } from '../../shared/adapters/s3.ts';
+import { generateDt } from '../../shared/analyses/dt/generator.ts';
+import { dtAnalysis } from '../../shared/analyses/dt/index.ts';
+import type { RecordInput } from '../../shared/core/analysis.ts';
+import { startPipelineRuntime } from '../runtime.ts';
+import { PROJECT_ROOT } from '../service-definition.ts';
+import { LOCAL_REGION } from '../stack.ts';
+import { startStack } from '../stack-control.ts';
+
+export const benchUsage = `Usage: driftline bench [--only core|e2e|latency] [--quick]
+
+Measures the dt core, end-to-end throughput on the local stack, and produce → data_clean latency.
+Prints the figures and writes bench-results/<timestamp>.json (and latest.json).
+
+Options:
+  --only X   run one part
+  --quick    smaller inputs (a smoke run; figures are less stable)`;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? 0)
+    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+function percentile(values: readonly number[], fraction: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return (
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))] ?? Number.NaN
+  );
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+  const out = new Uint8Array(total);
+  let position = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, position);
+    position += chunk.length;
+  }
+  return out;
+}
+
+/** Rows of a generated file, as the replay framer cuts them. */
+function generatedRows(rows: number, seed: number): Uint8Array[] {
+  const bytes = concat([...generateDt({ rows, seed, format: 'csv' })]);
+  const { framer } = dtAnalysis.replay.framerFor('bench.csv');
+  return [...framer.push(bytes), ...framer.end()].map((row) => row.slice());
+}
+
+function benchCore(rows: number, runs: number) {
+  const lines = generatedRows(rows, 7);
+  const results: Record<string, { rowsPerSecond: number[]; median: number }> = {};
+  for (const rowsPerRecord of [1, 1000]) {
+    const records: RecordInput[] = [];
+    for (let start = 0; start < lines.length; start += rowsPerRecord) {
+      records.push({
+        value: dtAnalysis.replay.pack(lines.slice(start, start + rowsPerRecord), 'text'),
+        wireFormat: 'text',
+        partition: 0,
+        offset: String(records.length),
+        timestampMs: 0,
+      });
+    }
+    // Batches as the trigger would cut them: at most 1000 records.
+    const batches: RecordInput[][] = [];
+    for (let start = 0; start < records.length; start += 1000)
+      batches.push(records.slice(start, start + 1000));
+    const perRun: number[] = [];
+    for (let run = 0; run < runs + 1; run++) {
+      let state = dtAnalysis.emptyState();
+      const started = process.hrtime.bigint();
+      for (const batch of batches) state = dtAnalysis.applyBatch(state, batch).state;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (run > 0) perRun.push(lines.length / seconds); // the first run warms the JIT up
+    }
+    results[`rowsPerRecord${rowsPerRecord}`] = { rowsPerSecond: perRun, median: median(perRun) };
+    console.log(
+      `core  dt applyBatch, ${rowsPerRecord} row(s)/record: median ${(median(perRun) / 1e6).toFixed(2)} M rows/s ` +
+        `(runs: ${perRun.map((value) => (value / 1e6).toFixed(2)).join(', ')})`,
+    );
+  }
+  return { rows: lines.length, runs, ...results };
+}
+
+const summarySchema = z.object({ rows: z.number() });
+
+async function waitForRows(apiUrl: string, run: string, rows: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await fetch(`${apiUrl}/api/v1/analyses/dt/summary?run=${encodeURIComponent(run)}`);
+    const body = summarySchema.parse(await response.json());
+    if (body.rows >= rows) return Date.now();
+    if (Date.now() > deadline)
+      throw new Error(`only ${body.rows} of ${rows} rows aggregated within ${timeoutMs / 1000} s`);
+    await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+  }
+}
+
+async function benchPipeline(options: { quick: boolean; parts: Set<string> }) {
+  const workDir = await mkdtemp(join(tmpdir(), 'driftline-bench-'));
+  const env = {
+    DRIFTLINE_DATA_DIR: join(workDir, 'stack'),
+    DRIFTLINE_KAFKA_PORT: '0',
+    DRIFTLINE_KAFKA_CONTROLLER_PORT: '0',
+    DRIFTLINE_S3_PORT: '0',
+    DRIFTLINE_DYNAMODB_PORT: '0',
+    DRIFTLINE_KINESIS_PORT: '0',
+  };
+  const stack = await startStack({ attached: true, env });
+  const runtime = await startPipelineRuntime({
+    stack: stack.info,
+    cacheDir: join(workDir, 'cache'),
+    apiPort: 0,
+    log: (line) => console.error(`  runtime: ${line}`),
+  });
+  const s3 = createS3Client({ region: LOCAL_REGION, s3Endpoint: stack.info.endpoints.s3 });
+  const results: Record<string, unknown> = {};
+  try {
+    const upload = async (rows: number, seed: number, metadata: Record<string, string>) => {
+      const file = join(workDir, `dt-${seed}-${rows}.csv`);
+      await pipeline(Readable.from(generateDt({ rows, seed, format: 'csv' })), createWriteStream(file));
+      const key = `dt/bench-${seed}-${Date.now()}.csv`;
+      const started = Date.now();
+      const etag = await putObjectFromFile(s3, { bucket: stack.info.datasetBucket, key, file, metadata });
+      return { run: `${key}@${etag.slice(0, 12)}`, started };
+    };
+
+    if (options.parts.has('e2e')) {
+      for (const [rowsPerRecord, rows] of [
+        [1, options.quick ? 50_000 : 300_000],
+        [1000, options.quick ? 200_000 : 1_300_000],
+      ] as const) {
+        const { run, started } = await upload(rows, 100 + rowsPerRecord, {
+          rate: '0',
+          'rows-per-record': String(rowsPerRecord),
+        });
+        const finished = await waitForRows(runtime.apiUrl, run, rows, 600_000);
+        const rowsPerSecond = rows / ((finished - started) / 1000);
+        results[`e2eRowsPerRecord${rowsPerRecord}`] = {
+          rows,
+          seconds: (finished - started) / 1000,
+          rowsPerSecond,
+        };
+        console.log(
+          `e2e   ${rows} rows, ${rowsPerRecord} row(s)/record, full speed: ${Math.round(rowsPerSecond)} rows/s ` +
+            `(${((finished - started) / 1000).toFixed(1)} s from PUT to aggregated state)`,
+        );
+      }
+    }
+
+    if (options.parts.has('latency')) {
+      const seconds = options.quick ? 15 : 60;
+      const kafka = createKafka(
+        { brokers: stack.info.endpoints.kafkaBrokers, auth: 'none' },
+        { clientId: 'bench', logLevel: 'nothing' },
+      );
+      const consumer = kafka.consumer({ groupId: `bench-latency-${Date.now()}`, maxWaitTimeInMs: 50 });
+      await consumer.connect();
+      await consumer.subscribe({ topic: 'data_clean', fromBeginning: false });
+      const oldest: number[] = [];
+      const newest: number[] = [];
+      let runName = '';
+      const progress = z.object({
+        run: z.string(),
+        progress: z.object({ firstRecordTimestampMs: z.number(), lastRecordTimestampMs: z.number() }),
+      });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          const parsed = progress.safeParse(JSON.parse(message.value?.toString('utf8') ?? '{}'));
+          if (!parsed.success || parsed.data.run !== runName) return;
+          // The summary's append time on data_clean minus the producer time of the batch's rows.
+          const appended = Number(message.timestamp);
+          oldest.push(appended - parsed.data.progress.firstRecordTimestampMs);
+          newest.push(appended - parsed.data.progress.lastRecordTimestampMs);
+        },
+      });
+      const rows = seconds * 1000;
+      const { run } = await upload(rows, 300, { rate: '1000', 'rows-per-record': '1' });
+      runName = run;
+      await waitForRows(runtime.apiUrl, run, rows, (seconds + 120) * 1000);
+      await consumer.disconnect();
+      results.latencyAt1000RowsPerSecond = {
+        batches: oldest.length,
+        oldestRowMs: { p50: percentile(oldest, 0.5), p99: percentile(oldest, 0.99) },
+        newestRowMs: { p50: percentile(newest, 0.5), p99: percentile(newest, 0.99) },
+      };
+      console.log(
+        `lat   1000 rows/s for ${seconds} s, ${oldest.length} batches: produce → data_clean ` +
+          `p50 ${Math.round(percentile(oldest, 0.5))} ms, p99 ${Math.round(percentile(oldest, 0.99))} ms (oldest row of a batch); ` +
+          `p50 ${Math.round(percentile(newest, 0.5))} ms, p99 ${Math.round(percentile(newest, 0.99))} ms (newest row)`,
+      );
+    }
+  } finally {
+    s3.destroy();
+    await runtime.stop();
+    await stack.stop();
+    await rm(workDir, { recursive: true, force: true });
+  }
+  return results;
+}
+
+export async function benchCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      only: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(benchUsage);
+    return 0;
+  }
+  const parts = new Set(values.only ? [values.only] : ['core', 'e2e', 'latency']);
+  for (const part of parts) {
+    if (!['core', 'e2e', 'latency'].includes(part)) {
+      console.error(`driftline bench: --only takes core, e2e or latency, not "${part}"`);
+      return 2;
+    }
+  }
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  console.log(
+    `driftline bench on ${cpus().length} × ${cpu}, Node ${process.version}${values.quick ? ' (quick)' : ''}`,
+  );
+  const report: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpu, node: process.version },
+    quick: values.quick,
+  };
+  if (parts.has('core')) report.core = benchCore(values.quick ? 200_000 : 1_300_000, 5);
+  if (parts.has('e2e') || parts.has('latency'))
+    report.pipeline = await benchPipeline({ quick: values.quick, parts });
+  const dir = join(PROJECT_ROOT, 'bench-results');
+  await mkdir(dir, { recursive: true });
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  const file = join(dir, `${String(report.date).replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, text);
+  await writeFile(join(dir, 'latest.json'), text);
+  console.log(`results written to ${file}`);
+  // Handler modules keep Kafka producers open (module scope, as in a warm Lambda container).
+  process.exit(0);
+}

@@ -1,0 +1,134 @@
+/**
+ * Offline analysis: runs an analysis over one dataset file exactly as the pipeline folds it, with no
+ * broker, no state table and no clock. It is the independent reference the integration tests compare
+ * the pipeline against, and what `driftline analyze` prints, so it stays deliberately plain:
+ *
+ *   bytes ─(gunzip if `.gz`)─▶ analysis.replay framer ─▶ rows ─▶ batches of `batchRows` consecutive rows
+ *   ─▶ one RecordInput per row (rowsPerRecord = 1) ─▶ analysis.applyBatch, threading the state
+ *   ─▶ one result per batch: the batch's summary and the cumulative summary so far.
+ *
+ * Streaming: only the current batch's rows are held (rows are views into the chunks they came from,
+ * so a batch keeps its chunks alive until it is applied). Without `batchRows` the whole file is one
+ * batch, and then every row is held at once: that is the price of a single-batch answer.
+ *
+ * Record coordinates: partition 0, offset = the row's index in the file (0-based, as a string), and
+ * `timestampMs` = OFFLINE_TIMESTAMP_MS for every row. A file has no producer time; a fixed value
+ * keeps the output a pure function of the file's bytes (dt ignores record timestamps).
+ */
+
+import { pipeline, Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import type { AnyAnalysis, JsonObject, RecordInput, RowFramer, WireFormat } from '../core/analysis.ts';
+import { ObjectFormatError } from '../core/analysis.ts';
+
+/** The producer timestamp given to every offline record (see the file comment). */
+export const OFFLINE_TIMESTAMP_MS = 0;
+
+export interface OfflineAnalysisOptions {
+  readonly analysis: AnyAnalysis;
+  /** The file's name or path: picks the framing (extension after stripping `.gz`) and gunzip. */
+  readonly fileName: string;
+  /** The file's bytes as stored (still compressed when the name ends in `.gz`). */
+  readonly bytes: AsyncIterable<Uint8Array>;
+  /** Rows per batch; undefined = the whole file is one batch. */
+  readonly batchRows?: number;
+}
+
+export interface OfflineBatchResult {
+  /** 1-based batch number. */
+  readonly batch: number;
+  /** Rows framed into this batch (one record each). */
+  readonly rows: number;
+  /** `analysis.summarizeBatch` of this batch's contribution. */
+  readonly summary: JsonObject;
+  /** `analysis.summarizeState` of the state after this batch. */
+  readonly cumulative: JsonObject;
+  readonly rejectedRows: number;
+  readonly rejectedByReason: Record<string, number>;
+}
+
+/**
+ * Checks the options and picks the framing at once (so an unsupported extension or a bad batch size
+ * throws here, before any byte is read), then returns the batches as an async iterable. An empty file
+ * still gives one (empty) batch, so there is always a cumulative answer.
+ */
+export function analyzeOffline(options: OfflineAnalysisOptions): AsyncGenerator<OfflineBatchResult> {
+  const { analysis, fileName, batchRows } = options;
+  if (batchRows !== undefined && !(Number.isSafeInteger(batchRows) && batchRows >= 1)) {
+    throw new RangeError(`batchRows must be a positive integer, got ${batchRows}`);
+  }
+  const gzipped = /\.gz$/i.test(fileName);
+  const framing = analysis.replay.framerFor(fileName.replace(/\.gz$/i, ''));
+  const bytes = gzipped ? gunzip(options.bytes, fileName) : options.bytes;
+  return foldBatches(analysis, framing, bytes, batchRows ?? Number.POSITIVE_INFINITY);
+}
+
+async function* foldBatches(
+  analysis: AnyAnalysis,
+  framing: { framer: RowFramer; wireFormat: WireFormat },
+  bytes: AsyncIterable<Uint8Array>,
+  batchRows: number,
+): AsyncGenerator<OfflineBatchResult> {
+  const { framer, wireFormat } = framing;
+  let state = analysis.emptyState();
+  let batchNumber = 0;
+  let rowIndex = 0;
+  let records: RecordInput[] = [];
+
+  const applyCurrentBatch = (): OfflineBatchResult => {
+    const step = analysis.applyBatch(state, records);
+    state = step.state;
+    batchNumber += 1;
+    const rejectedByReason: Record<string, number> = {};
+    for (const rejection of step.rejections) {
+      rejectedByReason[rejection.reason] = (rejectedByReason[rejection.reason] ?? 0) + 1;
+    }
+    const result: OfflineBatchResult = {
+      batch: batchNumber,
+      rows: records.length,
+      summary: analysis.summarizeBatch(step.batch),
+      cumulative: analysis.summarizeState(state),
+      rejectedRows: step.rejections.length,
+      rejectedByReason,
+    };
+    records = [];
+    return result;
+  };
+
+  const toRecord = (row: Uint8Array): RecordInput => ({
+    value: row,
+    wireFormat,
+    partition: 0,
+    offset: String(rowIndex++),
+    timestampMs: OFFLINE_TIMESTAMP_MS,
+  });
+
+  for await (const chunk of bytes) {
+    for (const row of framer.push(chunk)) {
+      records.push(toRecord(row));
+      if (records.length >= batchRows) yield applyCurrentBatch();
+    }
+  }
+  for (const row of framer.end()) {
+    records.push(toRecord(row));
+    if (records.length >= batchRows) yield applyCurrentBatch();
+  }
+  if (records.length > 0 || batchNumber === 0) yield applyCurrentBatch();
+}
+
+/** Streaming gunzip; a corrupt or truncated gzip stream becomes an ObjectFormatError. */
+async function* gunzip(compressed: AsyncIterable<Uint8Array>, fileName: string): AsyncGenerator<Uint8Array> {
+  // pipeline() forwards errors from either side and tears both down when the consumer stops early;
+  // its callback has nothing to add (the error also reaches the iteration below).
+  const decompressed = pipeline(Readable.from(compressed), createGunzip(), () => {});
+  try {
+    for await (const chunk of decompressed as AsyncIterable<Uint8Array>) yield chunk;
+  } catch (error) {
+    if (error instanceof Error && 'code' in error && String(error.code).startsWith('Z_')) {
+      throw new ObjectFormatError(`'${fileName}' is not a valid gzip stream: ${error.message}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
