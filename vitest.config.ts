@@ -1,7 +1,10 @@
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { svelteTesting } from '@testing-library/svelte/vite';
 import { defineConfig } from 'vitest/config';
 
 // Two projects: `unit` (pure code, in-memory fakes, no servers) and `integration` (the real local
 // stack: Kafka broker + S3/DynamoDB/Kinesis emulators, started once per run by the global setup).
+// A third, `frontend`: the dashboard's data layer and components, compiled by Svelte, under jsdom.
 export default defineConfig({
   test: {
     projects: [
@@ -23,6 +26,15 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 180_000,
+        },
+      },
+      {
+        plugins: [svelte({ configFile: false }), svelteTesting()],
+        test: {
+          name: 'frontend',
+          include: ['frontend/src/**/*.test.ts'],
+          environment: 'jsdom',
+          setupFiles: ['frontend/src/test-setup.ts'],
         },
       },
     ],

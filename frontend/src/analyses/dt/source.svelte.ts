@@ -1,0 +1,294 @@
+/**
+ * The dt analysis' data for its panels, kept current incrementally by the dashboard's poller:
+ * - the cumulative summary (ETag: a 304 while nothing new was aggregated);
+ * - time buckets, re-reading only a short recent window (a bucket keeps filling while recent) into a
+ *   bounded, time-keyed series; the window is snapped to whole steps so the URL, and the body, stay
+ *   the same between ticks while idle, and the ETag answers 304;
+ * - batch summaries after the API's opaque cursor, dropping ids already seen (the API re-reads a
+ *   little behind the cursor), into a ring buffer.
+ * Components only derive and render from the state below.
+ */
+import type { ApiClient, ApiResource } from '../../lib/api/client.ts';
+import {
+  type BatchesEnvelope,
+  type BucketsEnvelope,
+  batchesEnvelope,
+  batchProgress,
+  bucketsEnvelope,
+  type SummaryEnvelope,
+  summaryEnvelope,
+} from '../../lib/api/schemas.ts';
+import { BoundedSet } from '../../lib/data/bounded-set.ts';
+import { KeyedSeries } from '../../lib/data/keyed-series.ts';
+import { RingBuffer } from '../../lib/data/ring-buffer.ts';
+import type { AnalysisSource } from '../types.ts';
+import { type DtCounts, EMPTY_COUNTS, parseDtSummary, sumCounts } from './summary.ts';
+
+export type DtViewMode = 'cumulative' | 'last-bucket' | 'last-minutes';
+
+export interface DtBucket {
+  readonly startMs: number;
+  readonly rows: number;
+  readonly batches: number;
+  readonly counts: DtCounts;
+}
+
+export interface DtBatch {
+  readonly batchId: string;
+  readonly run: string;
+  readonly partition: number;
+  readonly rows: number;
+  readonly hits: number;
+  readonly rejectedRows: number;
+  readonly lagMs: number;
+  readonly processedRowsPerSecond: number;
+  readonly receivedAtMs: number;
+}
+
+export interface DtCumulative {
+  readonly runs: readonly string[];
+  readonly rows: number;
+  readonly batches: number;
+  readonly rejectedRows: number;
+  readonly counts: DtCounts;
+}
+
+export interface DtSourceOptions {
+  /** How far back the time series reach (and the longest "last N minutes"). */
+  readonly historySeconds?: number;
+  /** Bucket points kept at most, whatever the bucket width. */
+  readonly bucketCapacity?: number;
+  readonly batchCapacity?: number;
+  /** Batch ids remembered for de-duplication. */
+  readonly seenBatchIds?: number;
+  /** Batch pages fetched per tick at most (catching up after a pause takes a few ticks). */
+  readonly maxBatchPages?: number;
+  readonly batchPageSize?: number;
+  readonly now?: () => number;
+}
+
+/** Re-read at least this far back on every tick: rollups of recent buckets still change. */
+const RECENT_WINDOW_SECONDS = 30;
+/** The `from` of a bucket request is snapped to this step so the URL repeats while idle. */
+const FROM_STEP_MS = 10_000;
+const TO_STEP_MS = 60_000;
+const DEFAULT_BUCKET_MS = 5_000;
+
+export class DtSource implements AnalysisSource {
+  readonly analysisId: string;
+  readonly historySeconds: number;
+
+  cumulative = $state.raw<DtCumulative | undefined>(undefined);
+  /** Oldest first, at most bucketCapacity. */
+  buckets = $state.raw<readonly DtBucket[]>([]);
+  /** Newest last, at most batchCapacity. */
+  recentBatches = $state.raw<readonly DtBatch[]>([]);
+  /** Batches received since the page opened (de-duplicated). */
+  batchesReceived = $state(0);
+  /** When the buckets were last fetched (client clock): the reference of "last N minutes". */
+  fetchedAtMs = $state(0);
+  /** A summary the dashboard could not read (shown, while the rest keeps working). */
+  problem = $state<string | null>(null);
+
+  view = $state<DtViewMode>('cumulative');
+  minutes = $state(5);
+
+  /** Width of a bucket: the smallest gap between bucket starts (the API does not say it). */
+  readonly bucketMs = $derived(inferBucketMs(this.buckets));
+
+  /** The counts the per-chamber panels and the telescope show, for the chosen view. */
+  readonly viewCounts = $derived.by((): { counts: DtCounts; caption: string } => {
+    switch (this.view) {
+      case 'cumulative':
+        return {
+          counts: this.cumulative?.counts ?? EMPTY_COUNTS,
+          caption: 'all data since the start of the runs',
+        };
+      case 'last-bucket': {
+        const bucket = lastCompleteBucket(this.buckets, this.bucketMs, this.fetchedAtMs);
+        return bucket
+          ? {
+              counts: bucket.counts,
+              caption: `bucket ${clock(bucket.startMs)}–${clock(bucket.startMs + this.bucketMs)}`,
+            }
+          : { counts: EMPTY_COUNTS, caption: 'no bucket yet' };
+      }
+      case 'last-minutes': {
+        const fromMs = this.fetchedAtMs - this.minutes * 60_000;
+        const inWindow = this.buckets.filter((bucket) => bucket.startMs + this.bucketMs > fromMs);
+        return {
+          counts: sumCounts(inWindow.map((bucket) => bucket.counts)),
+          caption: `${inWindow.length} bucket${inWindow.length === 1 ? '' : 's'} of the last ${this.minutes} min`,
+        };
+      }
+    }
+  });
+
+  private readonly summaryResource: ApiResource<SummaryEnvelope>;
+  private readonly bucketsResource: ApiResource<BucketsEnvelope>;
+  private readonly batchesResource: ApiResource<BatchesEnvelope>;
+  private readonly bucketSeries: KeyedSeries<DtBucket>;
+  private readonly batchRing: RingBuffer<DtBatch>;
+  private readonly seenBatches: BoundedSet<string>;
+  private readonly maxBatchPages: number;
+  private readonly batchPageSize: number;
+  private readonly now: () => number;
+  private cursor: string | undefined;
+  private lastBucketsFetchMs: number | undefined;
+
+  constructor(api: ApiClient, analysisId = 'dt', options: DtSourceOptions = {}) {
+    this.analysisId = analysisId;
+    this.historySeconds = options.historySeconds ?? 900;
+    this.bucketSeries = new KeyedSeries(options.bucketCapacity ?? 400);
+    this.batchRing = new RingBuffer(options.batchCapacity ?? 200);
+    this.seenBatches = new BoundedSet(options.seenBatchIds ?? 2_000);
+    this.maxBatchPages = options.maxBatchPages ?? 3;
+    this.batchPageSize = options.batchPageSize ?? 100;
+    this.now = options.now ?? Date.now;
+    this.summaryResource = api.resource(summaryEnvelope);
+    this.bucketsResource = api.resource(bucketsEnvelope);
+    this.batchesResource = api.resource(batchesEnvelope);
+  }
+
+  setView(view: DtViewMode): void {
+    this.view = view;
+  }
+
+  /** Choosing a window also switches to it. */
+  setMinutes(minutes: number): void {
+    if (!Number.isFinite(minutes) || minutes <= 0) return;
+    this.minutes = Math.min(minutes, this.historySeconds / 60);
+    this.view = 'last-minutes';
+  }
+
+  private get base(): string {
+    return `/api/v1/analyses/${encodeURIComponent(this.analysisId)}`;
+  }
+
+  async refresh(signal: AbortSignal): Promise<void> {
+    await Promise.all([
+      this.refreshSummary(signal),
+      this.refreshBuckets(signal),
+      this.refreshBatches(signal),
+    ]);
+  }
+
+  async refreshSummary(signal: AbortSignal): Promise<void> {
+    const { value, changed } = await this.summaryResource.get(`${this.base}/summary`, signal);
+    if (!changed) return;
+    const parsed = parseDtSummary(value.summary);
+    if ('error' in parsed) {
+      this.problem = `the summary is not a dt summary (${parsed.error})`;
+      return;
+    }
+    this.problem = null;
+    this.cumulative = {
+      runs: value.runs,
+      rows: value.rows,
+      batches: value.batches,
+      rejectedRows: value.rejectedRows,
+      counts: parsed.counts,
+    };
+  }
+
+  async refreshBuckets(signal: AbortSignal): Promise<void> {
+    const now = this.now();
+    const sinceLast =
+      this.lastBucketsFetchMs === undefined ? this.historySeconds : (now - this.lastBucketsFetchMs) / 1000;
+    const windowSeconds = Math.min(
+      this.historySeconds,
+      Math.max(RECENT_WINDOW_SECONDS, sinceLast + RECENT_WINDOW_SECONDS),
+    );
+    const fromMs = Math.floor((now - windowSeconds * 1000) / FROM_STEP_MS) * FROM_STEP_MS;
+    const toMs = Math.ceil(now / TO_STEP_MS) * TO_STEP_MS + TO_STEP_MS;
+    const { value, changed } = await this.bucketsResource.get(
+      `${this.base}/buckets?from=${fromMs}&to=${toMs}`,
+      signal,
+    );
+    this.lastBucketsFetchMs = now;
+    if (changed) {
+      for (const bucket of value.buckets) {
+        const parsed = parseDtSummary(bucket.summary);
+        if ('error' in parsed) continue;
+        this.bucketSeries.upsert(bucket.bucketStartMs, {
+          startMs: bucket.bucketStartMs,
+          rows: bucket.rows,
+          batches: bucket.batches,
+          counts: parsed.counts,
+        });
+      }
+    }
+    this.bucketSeries.dropBefore(now - this.historySeconds * 1000);
+    this.buckets = this.bucketSeries.entries().map((entry) => entry.value);
+    this.fetchedAtMs = now;
+  }
+
+  async refreshBatches(signal: AbortSignal): Promise<void> {
+    let added = 0;
+    for (let page = 0; page < this.maxBatchPages; page++) {
+      const query = new URLSearchParams({ limit: String(this.batchPageSize) });
+      if (this.cursor !== undefined) query.set('since', this.cursor);
+      const { value, changed } = await this.batchesResource.get(`${this.base}/batches?${query}`, signal);
+      if (!changed) break;
+      for (const item of value.items) {
+        const batch = toBatch(item);
+        if (batch && this.seenBatches.add(batch.batchId)) {
+          this.batchRing.push(batch);
+          added += 1;
+        }
+      }
+      const advanced = value.cursor !== null && value.cursor !== this.cursor;
+      if (value.cursor !== null) this.cursor = value.cursor;
+      // A full page means more may follow right after it.
+      if (!advanced || value.items.length < this.batchPageSize) break;
+    }
+    if (added > 0) {
+      this.batchesReceived += added;
+      this.recentBatches = this.batchRing.toArray();
+    }
+  }
+}
+
+function toBatch(item: unknown): DtBatch | undefined {
+  const pipeline = batchProgress.safeParse(item);
+  if (!pipeline.success) return undefined;
+  const hits = typeof item === 'object' && item !== null && 'hit_count' in item ? item.hit_count : 0;
+  const { batchId, run, partition, rejectedRows, progress } = pipeline.data;
+  return {
+    batchId,
+    run,
+    partition,
+    rows: progress.numInputRows,
+    hits: typeof hits === 'number' ? hits : 0,
+    rejectedRows,
+    lagMs: progress.lagMs.max,
+    processedRowsPerSecond: progress.processedRowsPerSecond,
+    receivedAtMs: progress.receivedAtMs,
+  };
+}
+
+export function inferBucketMs(buckets: readonly DtBucket[]): number {
+  let smallest = Number.POSITIVE_INFINITY;
+  for (let index = 1; index < buckets.length; index++) {
+    const gap = (buckets[index]?.startMs ?? 0) - (buckets[index - 1]?.startMs ?? 0);
+    if (gap > 0 && gap < smallest) smallest = gap;
+  }
+  return Number.isFinite(smallest) ? smallest : DEFAULT_BUCKET_MS;
+}
+
+/** The newest bucket that has ended, or the newest one if none has. */
+export function lastCompleteBucket(
+  buckets: readonly DtBucket[],
+  bucketMs: number,
+  nowMs: number,
+): DtBucket | undefined {
+  for (let index = buckets.length - 1; index >= 0; index--) {
+    const bucket = buckets[index];
+    if (bucket && bucket.startMs + bucketMs <= nowMs) return bucket;
+  }
+  return buckets.at(-1);
+}
+
+function clock(ms: number): string {
+  return new Date(ms).toLocaleTimeString('en-GB', { hour12: false });
+}
