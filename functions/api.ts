@@ -2,18 +2,28 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { createDynamoDbClient, createDynamoDbItemStore } from '../shared/adapters/dynamodb.ts';
+import { createS3Client, createS3ObjectSource } from '../shared/adapters/s3.ts';
 import { allAnalyses } from '../shared/analyses/registry.ts';
 import { loadFunctionConfig } from '../shared/config.ts';
 import { type ApiDependencies, handleApiRequest } from '../shared/pipeline/http-api.ts';
+import { createReferenceLoader } from '../shared/pipeline/reference-data.ts';
 
 const config = loadFunctionConfig();
 const logger = new Logger({ serviceName: 'driftline-api' });
+const log = (message: string, details: Record<string, unknown>) => logger.error(message, details);
 const dependencies: ApiDependencies = {
   store: createDynamoDbItemStore(createDynamoDbClient(config.aws), config.stateTable),
+  reference: createReferenceLoader({
+    source: createS3ObjectSource(createS3Client(config.aws)),
+    bucket: config.datasetBucket,
+    ttlMs: 60_000,
+    now: Date.now,
+    log,
+  }),
   analyses: allAnalyses(),
   corsAllowOrigins: config.corsAllowOrigins,
   now: Date.now,
-  log: (message, details) => logger.error(message, details),
+  log,
 };
 
 export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {

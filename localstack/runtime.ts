@@ -44,6 +44,12 @@ export interface RuntimeOptions {
   readonly environment?: Readonly<Record<string, string>>;
   /** Lets tests wrap a handler (e.g. make aggregate fail once). */
   readonly wrapHandler?: (functionId: string, handler: LambdaHandler) => LambdaHandler;
+  /**
+   * Kafka triggers: `batchSize` overrides serverless.yml's (e.g. 200 to reproduce a source job's
+   * maxOffsetsPerTrigger); `paused` starts them only at `resumeTriggers()` (replay first, then
+   * consume what is already in the topic, as a job started later would).
+   */
+  readonly kafkaTriggers?: { readonly batchSize?: number; readonly paused?: boolean };
   /** Serves these static files at `/` (the built dashboard), when given. */
   readonly staticDir?: string;
   readonly log: (line: string) => void;
@@ -57,6 +63,8 @@ export interface InvocationStats {
 
 export interface RunningRuntime {
   readonly apiUrl: string;
+  /** Starts the Kafka triggers held back by `kafkaTriggers.paused`. */
+  resumeTriggers(): Promise<void>;
   readonly stats: () => {
     readonly functions: Record<string, InvocationStats>;
     readonly triggers: ReturnType<RunningMskTrigger['stats']>[];
@@ -300,30 +308,39 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
     { clientId: 'driftline-runtime', logLevel: 'error' },
   );
   const triggers: RunningMskTrigger[] = [];
-  for (const { definition } of handlers.values()) {
-    for (const trigger of definition.mskTriggers) {
-      if (!trigger.enabled) continue;
-      triggers.push(
-        await startMskTrigger({
-          kafka,
-          topic: trigger.topic,
-          groupId: `driftline-${stack.stage}-${definition.id}-${trigger.topic}`,
-          batchSize: trigger.batchSize,
-          ...(trigger.maximumBatchingWindow === undefined
-            ? {}
-            : { batchingWindowMs: trigger.maximumBatchingWindow * 1000 }),
-          startingPosition: trigger.startingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
-          eventSourceArn: `arn:aws:kafka:us-east-1:000000000000:cluster/driftline-local/${stack.stage}`,
-          bootstrapServers: stack.endpoints.kafkaBrokers.join(','),
-          invoke: (event) => invoke(definition.id, event),
-          // AWS invokes a Kafka-triggered function for several partitions at once; never two
-          // batches of one partition (the trigger guarantees that).
-          maxConcurrentInvocations: 3,
-          log: (line) => log(`${definition.id} trigger: ${line}`),
-        }),
-      );
+  const startTriggers = async () => {
+    for (const { definition } of handlers.values()) {
+      for (const trigger of definition.mskTriggers) {
+        if (!trigger.enabled) continue;
+        triggers.push(
+          await startMskTrigger({
+            kafka,
+            topic: trigger.topic,
+            groupId: `driftline-${stack.stage}-${definition.id}-${trigger.topic}`,
+            batchSize: options.kafkaTriggers?.batchSize ?? trigger.batchSize,
+            ...(trigger.maximumBatchingWindow === undefined
+              ? {}
+              : { batchingWindowMs: trigger.maximumBatchingWindow * 1000 }),
+            startingPosition: trigger.startingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
+            eventSourceArn: `arn:aws:kafka:us-east-1:000000000000:cluster/driftline-local/${stack.stage}`,
+            bootstrapServers: stack.endpoints.kafkaBrokers.join(','),
+            invoke: (event) => invoke(definition.id, event),
+            // AWS invokes a Kafka-triggered function for several partitions at once; never two
+            // batches of one partition (the trigger guarantees that).
+            maxConcurrentInvocations: 3,
+            log: (line) => log(`${definition.id} trigger: ${line}`),
+          }),
+        );
+      }
     }
-  }
+  };
+  let triggersStarted = false;
+  const resumeTriggers = async () => {
+    if (triggersStarted) return;
+    triggersStarted = true;
+    await startTriggers();
+  };
+  if (!options.kafkaTriggers?.paused) await resumeTriggers();
 
   // S3-triggered functions, through the relayed notifications.
   const consumers: Consumer[] = [];
@@ -378,6 +395,7 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
 
   return {
     apiUrl,
+    resumeTriggers,
     stats: () => ({ functions: { ...stats }, triggers: triggers.map((trigger) => trigger.stats()) }),
     async stop() {
       stopping = true;

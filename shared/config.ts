@@ -46,6 +46,7 @@ function parseOrThrow<T>(schema: z.ZodType<T>, env: Environment, what: string): 
 const functionSchema = z.object({
   DRIFTLINE_STAGE: z.string().min(1).default('local'),
   DRIFTLINE_STATE_TABLE: z.string().min(1).default('driftline-state-local'),
+  DRIFTLINE_DATASET_BUCKET: z.string().min(1).default('driftline-datasets-local'),
   DRIFTLINE_RAW_TOPIC: z.string().min(1).default('data_raw'),
   DRIFTLINE_CLEAN_TOPIC: z.string().min(1).default('data_clean'),
   DRIFTLINE_DEAD_TOPIC: z.string().min(1).default('data_dead'),
@@ -76,6 +77,8 @@ const functionSchema = z.object({
 export interface FunctionConfig {
   readonly stage: string;
   readonly stateTable: string;
+  /** Where datasets are dropped, and where reference data (sf radio codes) is read from. */
+  readonly datasetBucket: string;
   readonly topics: { readonly raw: string; readonly clean: string; readonly dead: string };
   readonly rawTopicPartitions: number;
   readonly kafka: { readonly brokers: readonly string[]; readonly auth: 'iam' | 'none' };
@@ -100,6 +103,7 @@ export function loadFunctionConfig(env: Environment = process.env): FunctionConf
   return {
     stage: raw.DRIFTLINE_STAGE,
     stateTable: raw.DRIFTLINE_STATE_TABLE,
+    datasetBucket: raw.DRIFTLINE_DATASET_BUCKET,
     topics: {
       raw: raw.DRIFTLINE_RAW_TOPIC,
       clean: raw.DRIFTLINE_CLEAN_TOPIC,

@@ -4,9 +4,15 @@
  */
 import type { AnyAnalysis } from '../core/analysis.ts';
 import { dtAnalysis } from './dt/index.ts';
-import { sfAnalysis } from './sf/index.ts';
+import { createSfAnalysis, sfAnalysis } from './sf/index.ts';
 
-const analyses: readonly AnyAnalysis[] = [dtAnalysis, sfAnalysis];
+const analyses: readonly AnyAnalysis[] = [
+  dtAnalysis,
+  sfAnalysis,
+  // The same calls with bounded deduplication state (keys evicted past watermark − 60 min): the
+  // remedy for the source job's unbounded state. Objects under sfb/ run with it.
+  createSfAnalysis({ id: 'sfb', title: 'SF police calls (bounded dedup state)', dedup: 'bounded' }),
+];
 
 const byId = new Map(analyses.map((analysis) => [analysis.id, analysis]));
 

@@ -84,6 +84,20 @@ export interface JsonCodec<T> {
   decode(json: Json): T;
 }
 
+/**
+ * Reference data an analysis joins into its summaries (sf: radio codes → disposition descriptions).
+ * It is not state: it lives as an object in the dataset bucket, is read by whoever serves summaries
+ * (the api λ), and can change without a replay. Replay skips that object.
+ */
+export interface ReferenceData<Reference> {
+  /** Key of the reference object in the dataset bucket, e.g. `sf/radio_code.json`. */
+  readonly objectKey: string;
+  /** Reads the object; throws with a message when it is malformed. */
+  parse(bytes: Uint8Array): Reference;
+  /** Adds what the reference explains to a summary; returns it unchanged when nothing applies. */
+  enrich(summary: JsonObject, reference: Reference): JsonObject;
+}
+
 export interface Analysis<State, Batch> {
   /** Also the S3 key prefix (`dt/…`) and the id in API paths. */
   readonly id: string;
@@ -106,6 +120,8 @@ export interface Analysis<State, Batch> {
 
   readonly stateCodec: JsonCodec<State>;
   readonly batchCodec: JsonCodec<Batch>;
+  /** Optional reference data joined into summaries at read time. */
+  readonly reference?: ReferenceData<unknown>;
 }
 
 /**

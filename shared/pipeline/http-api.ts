@@ -22,6 +22,7 @@ import {
   replayProgressList,
   replayView,
 } from './query.ts';
+import { enrichSummary, type ReferenceLoader } from './reference-data.ts';
 import { decodeBatchCursor } from './state-keys.ts';
 
 export interface HttpRequest {
@@ -41,8 +42,15 @@ export interface ApiDependencies {
   readonly store: ItemStore;
   readonly analyses: readonly AnyAnalysis[];
   readonly corsAllowOrigins: readonly string[];
+  /** Reference data of an analysis (cached loader), joined into its summaries; undefined when none. */
+  readonly reference: ReferenceLoader;
   readonly now: () => number;
   readonly log: (message: string, details: Record<string, unknown>) => void;
+}
+
+function enrichJson(analysis: AnyAnalysis, summary: Json | undefined, reference: unknown): Json {
+  if (typeof summary !== 'object' || summary === null || Array.isArray(summary)) return summary ?? null;
+  return enrichSummary(analysis, summary, reference);
 }
 
 class HttpError extends Error {
@@ -86,7 +94,11 @@ async function route(request: HttpRequest, deps: ApiDependencies): Promise<Json>
     switch (view) {
       case 'summary': {
         const { run } = parseQuery({ run: runParameter }, request.query);
-        return cumulativeSummary(deps.store, analysis, run);
+        const [result, reference] = await Promise.all([
+          cumulativeSummary(deps.store, analysis, run),
+          deps.reference(analysis),
+        ]);
+        return { ...result, summary: enrichJson(analysis, result.summary, reference) };
       }
       case 'buckets': {
         const params = parseQuery(
@@ -104,6 +116,7 @@ async function route(request: HttpRequest, deps: ApiDependencies): Promise<Json>
           request.query,
         );
         const now = deps.now();
+        const reference = await deps.reference(analysis);
         const toMs = params.to ?? now;
         const fromMs = params.from ?? toMs - (params.last ?? 300) * 1000;
         if (fromMs > toMs) throw new HttpError(400, 'invalid parameter from: must not be after to');
@@ -113,7 +126,12 @@ async function route(request: HttpRequest, deps: ApiDependencies): Promise<Json>
           analysis: analysis.id,
           fromMs,
           toMs,
-          buckets: await bucketSeries(deps.store, analysis, { fromMs, toMs, run: params.run }),
+          buckets: (await bucketSeries(deps.store, analysis, { fromMs, toMs, run: params.run })).map(
+            (bucket) => ({
+              ...bucket,
+              summary: enrichJson(analysis, bucket.summary, reference),
+            }),
+          ),
         };
       }
       case 'batches': {
@@ -131,8 +149,12 @@ async function route(request: HttpRequest, deps: ApiDependencies): Promise<Json>
           request.query,
         );
         const afterSk = params.since === undefined ? undefined : decodeBatchCursor(params.since);
-        const page = await batchesSince(deps.store, analysis.id, afterSk, params.limit);
-        return { analysis: analysis.id, items: page.items, cursor: page.cursor ?? null };
+        const [page, reference] = await Promise.all([
+          batchesSince(deps.store, analysis.id, afterSk, params.limit),
+          deps.reference(analysis),
+        ]);
+        const items = page.items.map((item) => enrichJson(analysis, item, reference));
+        return { analysis: analysis.id, items, cursor: page.cursor ?? null };
       }
       default:
         throw new HttpError(404, `no such resource: ${request.path}`);

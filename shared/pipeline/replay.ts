@@ -66,7 +66,8 @@ export type ReplayStatus =
   | 'already-done'
   | 'busy-elsewhere'
   | 'refused'
-  | 'lease-lost';
+  | 'lease-lost'
+  | 'reference-data';
 
 export interface ReplayOutcome {
   readonly status: ReplayStatus;
@@ -87,6 +88,8 @@ export interface ReplayProgress {
   readonly rowsPerRecord: number;
   readonly rate: number;
   readonly checkpointRows: number;
+  /** Every row goes to this partition (metadata `partition`); otherwise by key. */
+  readonly fixedPartition?: number;
   readonly rowsSent: number;
   readonly recordsSent: number;
   /** Next sequence number per partition. */
@@ -139,6 +142,7 @@ export function readProgress(item: StoredItem): ReplayProgress {
     rowsPerRecord: numberField(payload, 'rowsPerRecord'),
     rate: numberField(payload, 'rate'),
     checkpointRows: numberField(payload, 'checkpointRows'),
+    ...(typeof payload.fixedPartition === 'number' ? { fixedPartition: payload.fixedPartition } : {}),
     rowsSent: numberField(payload, 'rowsSent'),
     recordsSent: numberField(payload, 'recordsSent'),
     sequences: sequences.filter((value): value is number => typeof value === 'number'),
@@ -157,11 +161,16 @@ function progressJson(progress: ReplayProgress): Json {
   return { ...progress, sequences: [...progress.sequences] };
 }
 
-/** Per-object settings from S3 metadata (`rows-per-record`, `rate`), else the defaults. */
+/**
+ * Per-object settings from S3 metadata, else the defaults: `rows-per-record`, `rate`, and
+ * `partition`, which sends every row to that one partition of data_raw (for runs that must
+ * reproduce a single-partition source, e.g. the sf job's batches of 200).
+ */
 export function replaySettings(
   metadata: Readonly<Record<string, string>>,
   defaults: ReplayDependencies['defaults'],
-): { rowsPerRecord: number; rate: number } | { error: string } {
+  partitions: number,
+): { rowsPerRecord: number; rate: number; partition: number | undefined } | { error: string } {
   const rowsText = metadata['rows-per-record'];
   const rateText = metadata.rate;
   const decimal = (text: string) => (/^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : Number.NaN);
@@ -172,7 +181,14 @@ export function replaySettings(
   }
   if (!Number.isFinite(rate) || rate < 0)
     return { error: `metadata rate "${rateText}" must be a number ≥ 0 (rows/s, 0 = full speed)` };
-  return { rowsPerRecord, rate };
+  const partitionText = metadata.partition;
+  const partition = partitionText === undefined ? undefined : decimal(partitionText);
+  if (partition !== undefined && (!Number.isInteger(partition) || partition >= partitions)) {
+    return {
+      error: `metadata partition "${partitionText}" must be a partition number from 0 to ${partitions - 1}`,
+    };
+  }
+  return { rowsPerRecord, rate, partition };
 }
 
 /** A paced replay writes a checkpoint at least this often, so a lease and the deadline stay in reach. */
@@ -216,6 +232,11 @@ async function* gunzipStream(input: AsyncIterable<Uint8Array>, onCompressedBytes
 
 export async function replayObject(request: ReplayRequest, deps: ReplayDependencies): Promise<ReplayOutcome> {
   const { bucket, key } = request;
+  // Reference data (sf's radio codes) lives in the bucket for the API to read; it is not a dataset.
+  if (deps.analysisForKey(key)?.reference?.objectKey === key) {
+    deps.log('replay: reference data, read by the API, not replayed', { bucket, key });
+    return { status: 'reference-data', rowsSent: 0, recordsSent: 0 };
+  }
   const key_ = replayKey(bucket, key);
   const info = await deps.source.head(bucket, key);
   const existingItem = await deps.store.get(key_);
@@ -255,7 +276,7 @@ export async function replayObject(request: ReplayRequest, deps: ReplayDependenc
   };
 
   const analysis = deps.analysisForKey(key);
-  const settings = replaySettings(info.metadata, deps.defaults);
+  const settings = replaySettings(info.metadata, deps.defaults, deps.partitions);
   const refuse = async (message: string, analysisId: string): Promise<ReplayOutcome> => {
     deps.log('replay: object refused', { bucket, key, reason: message });
     await writeProgress({
@@ -299,6 +320,7 @@ export async function replayObject(request: ReplayRequest, deps: ReplayDependenc
   const rowsPerRecord = resumed?.rowsPerRecord ?? settings.rowsPerRecord;
   const rate = resumed?.rate ?? settings.rate;
   const checkpointRows = resumed?.checkpointRows ?? checkpointRowsFor(rowsPerRecord, deps.partitions, rate);
+  const fixedPartition = resumed ? resumed.fixedPartition : settings.partition;
   const run = resumed?.run ?? `${key}@${info.etag.replaceAll('"', '').slice(0, 12)}`;
   const sequences = resumed ? [...resumed.sequences] : new Array<number>(deps.partitions).fill(0);
   if (sequences.length !== deps.partitions) {
@@ -318,6 +340,7 @@ export async function replayObject(request: ReplayRequest, deps: ReplayDependenc
     rowsPerRecord,
     rate,
     checkpointRows,
+    ...(fixedPartition === undefined ? {} : { fixedPartition }),
     rowsSent: skipRows,
     recordsSent: resumed?.recordsSent ?? 0,
     sequences,
@@ -426,7 +449,8 @@ export async function replayObject(request: ReplayRequest, deps: ReplayDependenc
     // A row without a readable key (to be rejected downstream) is spread by its position, which
     // every invocation computes alike.
     const partition =
-      rowKey === undefined ? (rowIndex - 1) % deps.partitions : partitionForKey(rowKey, deps.partitions);
+      fixedPartition ??
+      (rowKey === undefined ? (rowIndex - 1) % deps.partitions : partitionForKey(rowKey, deps.partitions));
     const buffer = buffers[partition];
     if (!buffer) throw new Error(`partition ${partition} out of range`);
     if (buffer.length === 0) bufferKeys[partition] = rowKey;

@@ -38,7 +38,7 @@ describe('serverless package (offline, no AWS credentials)', () => {
     const [mapping] = ofType('AWS::Lambda::EventSourceMapping');
     expect(mapping?.Properties).toMatchObject({
       Topics: ['data_raw'],
-      BatchSize: 1000,
+      BatchSize: 10000,
       StartingPosition: 'TRIM_HORIZON',
     });
     // Unset on purpose: AWS then batches for up to 500 ms, which the local trigger reproduces.

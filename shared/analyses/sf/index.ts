@@ -30,16 +30,28 @@
  * State per partition: counts, the dedup keys (8 bytes per distinct call, base64 in JSON: ~213 KB for
  * 20,000 keys), open windows and the last 12 closed ones (codec.ts).
  */
-import type { Analysis } from '../../core/analysis.ts';
+import type { Analysis, ReferenceData } from '../../core/analysis.ts';
 import { batchCodec, stateCodecFor } from './codec.ts';
 import { type SfOptions, sfConfig } from './config.ts';
-import { describeDispositions, parseRadioCodes, RADIO_CODES_OBJECT_KEY } from './radio-codes.ts';
+import {
+  describeDispositions,
+  parseRadioCodes,
+  RADIO_CODES_OBJECT_KEY,
+  type RadioCodes,
+} from './radio-codes.ts';
 import { createApplyBatch } from './reducer.ts';
 import { sfReplay } from './replay.ts';
 import { emptyBatch, emptyState, mergeBatches, mergeStates, type SfBatch, type SfState } from './state.ts';
 import { summarizeBatch, summarizeState } from './summary.ts';
 
 export type { SfBatch, SfState } from './state.ts';
+
+/** Radio codes are reference data: read from the bucket by the API, joined into summaries (LEFT join). */
+const radioCodesReference: ReferenceData<RadioCodes> = {
+  objectKey: RADIO_CODES_OBJECT_KEY,
+  parse: parseRadioCodes,
+  enrich: describeDispositions,
+};
 
 export function createSfAnalysis(options: SfOptions = {}): Analysis<SfState, SfBatch> {
   const config = sfConfig(options);
@@ -57,6 +69,7 @@ export function createSfAnalysis(options: SfOptions = {}): Analysis<SfState, SfB
     summarizeState: (state) => summarizeState(state, config),
     stateCodec: stateCodecFor(keepsTimes),
     batchCodec,
+    reference: radioCodesReference,
   };
 }
 

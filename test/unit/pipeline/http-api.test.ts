@@ -105,6 +105,7 @@ async function buildWorld(): Promise<World> {
     corsAllowOrigins: [ALLOWED_ORIGIN],
     now: clock.now,
     log: (message, details) => logs.push({ message, details }),
+    reference: async () => undefined,
   });
   const request = (partial: Partial<HttpRequest>, store_: ItemStore = store) =>
     handleApiRequest(
@@ -469,7 +470,14 @@ describe('handleApiRequest: cursors in less common cases', () => {
     const api = (query: Record<string, string>) =>
       handleApiRequest(
         { method: 'GET', path: '/api/v1/analyses/dt/batches', query, headers: {} },
-        { store, analyses: allAnalyses(), corsAllowOrigins: [], now: clock.now, log: () => {} },
+        {
+          store,
+          analyses: allAnalyses(),
+          corsAllowOrigins: [],
+          now: clock.now,
+          log: () => {},
+          reference: async () => undefined,
+        },
       );
     await aggregateSlices([{ topic: RAW, partition: 1, records: [record(1, clock.now())] }], deps);
     const firstPoll = body(await api({}));
@@ -510,7 +518,14 @@ describe('handleApiRequest: cursors in less common cases', () => {
     const api = (query: Record<string, string>) =>
       handleApiRequest(
         { method: 'GET', path: '/api/v1/analyses/dt/batches', query, headers: {} },
-        { store, analyses: allAnalyses(), corsAllowOrigins: [], now: clock.now, log: () => {} },
+        {
+          store,
+          analyses: allAnalyses(),
+          corsAllowOrigins: [],
+          now: clock.now,
+          log: () => {},
+          reference: async () => undefined,
+        },
       );
     const first = body(await api({ limit: '1' }));
 

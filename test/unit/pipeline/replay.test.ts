@@ -366,6 +366,22 @@ describe('replayObject: objects it cannot read', () => {
     expect(await progressOf(h.store, key)).toMatchObject({ status: 'refused', message: outcome.message });
   });
 
+  it("an analysis's reference object (sf/radio_code.json) is not replayed and not marked refused", async () => {
+    // Arrange
+    const h = harness();
+    h.source.put(
+      'sf/radio_code.json',
+      new TextEncoder().encode('[{"disposition_code":"ADM","description":"Admonished"}]'),
+    );
+
+    // Act
+    const outcome = await h.replay('sf/radio_code.json');
+
+    // Assert
+    expect(outcome).toMatchObject({ status: 'reference-data', rowsSent: 0, recordsSent: 0 });
+    expect(h.publisher.calls.size).toBe(0);
+  });
+
   it('a binary object with a truncated last word is refused part-way; the rows before it stay sent', async () => {
     // Arrange
     const words = dataset('bin', 500, 25);
