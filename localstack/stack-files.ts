@@ -18,7 +18,6 @@ const portsSchema = z.object({
   dynamodb: z.number(),
   kinesis: z.number(),
   api: z.number(),
-  dashboard: z.number(),
 });
 
 /** What a running stack publishes (in `stack.json`, over IPC, and to tests through `inject`). */

@@ -63,7 +63,8 @@ const functionSchema = z.object({
   DRIFTLINE_BUCKET_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
   /** How long recent batch summaries are kept (DynamoDB TTL). */
   DRIFTLINE_BATCH_TTL_HOURS: z.coerce.number().min(0.1).default(24),
-  DRIFTLINE_CORS_ALLOW_ORIGINS: z.string().default('http://localhost:5173,http://127.0.0.1:7806'),
+  // The dashboard served by `npm start` is same-origin; these are for `npm run dev:frontend` (Vite).
+  DRIFTLINE_CORS_ALLOW_ORIGINS: z.string().default('http://localhost:7806,http://127.0.0.1:7806'),
   /** Emulator endpoints; unset on AWS. */
   DRIFTLINE_S3_ENDPOINT: optionalUrl,
   DRIFTLINE_DYNAMODB_ENDPOINT: optionalUrl,
@@ -148,7 +149,6 @@ const stackSchema = z.object({
   DRIFTLINE_DYNAMODB_PORT: port.default(7803),
   DRIFTLINE_KINESIS_PORT: port.default(7804),
   DRIFTLINE_API_PORT: port.default(7805),
-  DRIFTLINE_DASHBOARD_PORT: port.default(7806),
   /** Use this Kafka instead of starting the embedded broker (host:port[,host:port…]). */
   DRIFTLINE_KAFKA_BROKERS: brokerList.optional(),
   DRIFTLINE_KAFKA_HEAP: z
@@ -166,7 +166,6 @@ export interface StackPorts {
   readonly dynamodb: number;
   readonly kinesis: number;
   readonly api: number;
-  readonly dashboard: number;
 }
 
 export interface StackConfig {
@@ -198,7 +197,6 @@ export function loadStackConfig(env: Environment = process.env, cwd: string = pr
       dynamodb: raw.DRIFTLINE_DYNAMODB_PORT,
       kinesis: raw.DRIFTLINE_KINESIS_PORT,
       api: raw.DRIFTLINE_API_PORT,
-      dashboard: raw.DRIFTLINE_DASHBOARD_PORT,
     },
     externalKafkaBrokers: raw.DRIFTLINE_KAFKA_BROKERS,
     kafkaHeap: raw.DRIFTLINE_KAFKA_HEAP,

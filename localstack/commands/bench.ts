@@ -5,18 +5,22 @@
  *   e2e        sustained rows/s through the whole local pipeline (S3 → replay → Kafka → aggregate →
  *              DynamoDB), at full speed, with 1 and 1000 rows per record
  *   latency    produce → data_clean latency at 1000 rows/s (p50/p99 over batches)
+ *   sf         the full SF calls file (199,999 records) at full speed, exact and bounded dedup:
+ *              wall time, rows/s, peak memory of each process, state size at the end
  *
  * Benchmarks run on an isolated stack (temporary folder, free ports). Results are printed and
  * written to bench-results/<timestamp>.json and bench-results/latest.json.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
+import { createDynamoDbClient, createDynamoDbItemStore } from '../../shared/adapters/dynamodb.ts';
 import { createKafka } from '../../shared/adapters/kafka.ts';
 import { createS3Client, putObjectFromFile } from '../../shared/adapters/s3.ts';
 import { generateDt } from '../../shared/analyses/dt/generator.ts';
@@ -24,16 +28,16 @@ import { dtAnalysis } from '../../shared/analyses/dt/index.ts';
 import type { RecordInput } from '../../shared/core/analysis.ts';
 import { startPipelineRuntime } from '../runtime.ts';
 import { PROJECT_ROOT } from '../service-definition.ts';
-import { LOCAL_REGION } from '../stack.ts';
+import { LOCAL_REGION, type StackInfo } from '../stack.ts';
 import { startStack } from '../stack-control.ts';
 
-export const benchUsage = `Usage: driftline bench [--only core|e2e|latency] [--quick]
+export const benchUsage = `Usage: driftline bench [--only core|e2e|latency|sf] [--quick]
 
 Measures the dt core, end-to-end throughput on the local stack, and produce → data_clean latency.
 Prints the figures and writes bench-results/<timestamp>.json (and latest.json).
 
 Options:
-  --only X   run one part
+  --only X   run one part (sf needs ../shared/data/sf beside the project)
   --quick    smaller inputs (a smoke run; figures are less stable)`;
 
 function median(values: readonly number[]): number {
@@ -170,6 +174,8 @@ async function benchPipeline(options: { quick: boolean; parts: Set<string> }) {
       }
     }
 
+    if (options.parts.has('sf')) results.sf = await benchSf(stack.info, runtime.apiUrl, s3, options.quick);
+
     if (options.parts.has('latency')) {
       const seconds = options.quick ? 15 : 60;
       const kafka = createKafka(
@@ -221,6 +227,106 @@ async function benchPipeline(options: { quick: boolean; parts: Set<string> }) {
   return results;
 }
 
+/** Peak resident memory (VmHWM) of a process, in MiB, from /proc. */
+function peakMemoryMiB(pid: number): number | undefined {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The Kafka JVM of the stack: the process of its group running kafka.Kafka. */
+function kafkaPid(stackPid: number): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const group = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      if (group === stackPid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('kafka.Kafka'))
+        return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+async function benchSf(stack: StackInfo, apiUrl: string, s3: S3Client, quick: boolean) {
+  const dataDir = join(PROJECT_ROOT, '..', 'shared', 'data', 'sf');
+  const file = join(
+    dataDir,
+    quick
+      ? 'police-department-calls-for-service.sample2000.json'
+      : 'police-department-calls-for-service.json.gz',
+  );
+  if (!existsSync(file)) {
+    console.log(`sf    skipped: ${file} is not there (the DataSF files live in ../shared/data/sf)`);
+    return { skipped: `missing ${file}` };
+  }
+  await putObjectFromFile(s3, {
+    bucket: stack.datasetBucket,
+    key: 'sf/radio_code.json',
+    file: join(dataDir, 'radio_code.json'),
+  });
+  const rows = quick ? 2_000 : 199_999;
+  const store = createDynamoDbItemStore(
+    createDynamoDbClient({ region: LOCAL_REGION, dynamodbEndpoint: stack.endpoints.dynamodb }),
+    stack.stateTable,
+  );
+  const results: Record<string, unknown> = {};
+  for (const analysis of ['sf', 'sfb']) {
+    const key = `${analysis}/bench-${Date.now()}/${basename(file)}`;
+    const started = Date.now();
+    // One JSON record per Kafka message, as the source system produced them.
+    const etag = await putObjectFromFile(s3, {
+      bucket: stack.datasetBucket,
+      key,
+      file,
+      metadata: { rate: '0', 'rows-per-record': '1' },
+    });
+    const run = `${key}@${etag.slice(0, 12)}`;
+    const deadline = Date.now() + 900_000;
+    for (;;) {
+      const response = await fetch(
+        `${apiUrl}/api/v1/analyses/${analysis}/summary?run=${encodeURIComponent(run)}`,
+      );
+      const body = summarySchema.parse(await response.json());
+      if (body.rows >= rows) break;
+      if (Date.now() > deadline) throw new Error(`sf bench: only ${body.rows} of ${rows} rows within 900 s`);
+      await new Promise((resolveWait) => setTimeout(resolveWait, 250));
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const states = (await store.query(`state#${analysis}`)).filter((item) => item.sk.startsWith(`${run}#`));
+    const sizes = states.map((item) => JSON.stringify(item.payload).length);
+    const total = sizes.reduce((sum, size) => sum + size, 0);
+    results[analysis] = {
+      rows,
+      seconds,
+      rowsPerSecond: rows / seconds,
+      stateItems: sizes.length,
+      stateBytesTotal: total,
+      stateBytesMaxItem: Math.max(...sizes),
+    };
+    console.log(
+      `sf    ${analysis === 'sf' ? 'exact  ' : 'bounded'} dedup: ${rows} rows in ${seconds.toFixed(1)} s = ${Math.round(rows / seconds)} rows/s; ` +
+        `state ${(total / 1024).toFixed(0)} KiB in ${sizes.length} items (largest ${(Math.max(...sizes) / 1024).toFixed(0)} KiB)`,
+    );
+  }
+  const kafka = kafkaPid(stack.pid);
+  const memory = {
+    runtimeMiB: process.resourceUsage().maxRSS / 1024,
+    stackMiB: peakMemoryMiB(stack.pid),
+    kafkaMiB: kafka === undefined ? undefined : peakMemoryMiB(kafka),
+  };
+  console.log(
+    `sf    peak memory: pipeline runtime (replay+aggregate+api) ${memory.runtimeMiB.toFixed(0)} MiB, ` +
+      `emulators ${memory.stackMiB?.toFixed(0) ?? '?'} MiB, Kafka JVM ${memory.kafkaMiB?.toFixed(0) ?? '?'} MiB`,
+  );
+  return { ...results, peakMemory: memory };
+}
+
 export async function benchCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -234,10 +340,10 @@ export async function benchCommand(args: string[]): Promise<number> {
     console.log(benchUsage);
     return 0;
   }
-  const parts = new Set(values.only ? [values.only] : ['core', 'e2e', 'latency']);
+  const parts = new Set(values.only ? [values.only] : ['core', 'e2e', 'latency', 'sf']);
   for (const part of parts) {
-    if (!['core', 'e2e', 'latency'].includes(part)) {
-      console.error(`driftline bench: --only takes core, e2e or latency, not "${part}"`);
+    if (!['core', 'e2e', 'latency', 'sf'].includes(part)) {
+      console.error(`driftline bench: --only takes core, e2e, latency or sf, not "${part}"`);
       return 2;
     }
   }
@@ -251,7 +357,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     quick: values.quick,
   };
   if (parts.has('core')) report.core = benchCore(values.quick ? 200_000 : 1_300_000, 5);
-  if (parts.has('e2e') || parts.has('latency'))
+  if (parts.has('e2e') || parts.has('latency') || parts.has('sf'))
     report.pipeline = await benchPipeline({ quick: values.quick, parts });
   const dir = join(PROJECT_ROOT, 'bench-results');
   await mkdir(dir, { recursive: true });
