@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import App from './App.svelte';
 import { FakeApi } from './test-support/fake-api.ts';
 import { summaryResponse } from './test-support/fixtures.ts';
+import { sfSummaryResponse } from './test-support/sf-fixtures.ts';
 
 function fakeApi() {
   return new FakeApi()
@@ -10,6 +11,7 @@ function fakeApi() {
       analyses: [
         { id: 'dt', title: 'Drift-tube muon telescope' },
         { id: 'sf', title: 'SF police calls' },
+        { id: 'nyc', title: 'NYC taxi trips' },
       ],
     }))
     .route('/api/v1/health', () => ({
@@ -44,7 +46,8 @@ function fakeApi() {
     }))
     .route('/api/v1/analyses/dt/summary', () => summaryResponse({ hits: [[0, 1, 7]], rowsRead: 30 }))
     .route('/api/v1/analyses/dt/buckets', () => ({ analysis: 'dt', fromMs: 0, toMs: 1, buckets: [] }))
-    .route('/api/v1/analyses/dt/batches', () => ({ analysis: 'dt', items: [], cursor: null }));
+    .route('/api/v1/analyses/dt/batches', () => ({ analysis: 'dt', items: [], cursor: null }))
+    .route('/api/v1/analyses/sf/summary', () => sfSummaryResponse());
 }
 
 describe('App', () => {
@@ -60,8 +63,10 @@ describe('App', () => {
     await waitFor(() => expect(screen.getByTestId('total-hits').dataset.value).toBe('7'));
     expect(screen.getByTestId('connection').dataset.state).toBe('connected');
     expect(screen.getByRole('heading', { name: 'Drift-tube muon telescope' })).toBeTruthy();
-    // sf has no panel in this dashboard yet: a note, not a crash.
-    expect(screen.getByText(/SF police calls \(sf\): this dashboard has no panels for it yet/)).toBeTruthy();
+    expect(screen.getByRole('heading', { name: 'SF police calls' })).toBeTruthy();
+    await waitFor(() => expect(screen.getByTestId('sf-rows-read').dataset.value).toBe('2000'));
+    // An analysis without panels in this dashboard: a note, not a crash.
+    expect(screen.getByText(/NYC taxi trips \(nyc\): this dashboard has no panels for it yet/)).toBeTruthy();
     expect(screen.getByText('bad-field-count')).toBeTruthy();
     const progress = screen.getByRole('progressbar', { name: 'Replay of dt/run-1/telescope.csv' });
     expect(progress.getAttribute('aria-valuenow')).toBe('25');
