@@ -82,7 +82,11 @@ export interface FunctionConfig {
   readonly datasetBucket: string;
   readonly topics: { readonly raw: string; readonly clean: string; readonly dead: string };
   readonly rawTopicPartitions: number;
-  readonly kafka: { readonly brokers: readonly string[]; readonly auth: 'iam' | 'none' };
+  readonly kafka: {
+    readonly brokers: readonly string[];
+    readonly auth: 'iam' | 'none';
+    readonly region: string;
+  };
   readonly transport: 'kafka' | 'kinesis';
   readonly streams: { readonly raw: string; readonly clean: string };
   readonly replay: { readonly rowsPerRecord: number; readonly rate: number };
@@ -111,7 +115,7 @@ export function loadFunctionConfig(env: Environment = process.env): FunctionConf
       dead: raw.DRIFTLINE_DEAD_TOPIC,
     },
     rawTopicPartitions: raw.DRIFTLINE_RAW_TOPIC_PARTITIONS,
-    kafka: { brokers: raw.DRIFTLINE_KAFKA_BROKERS, auth: raw.DRIFTLINE_KAFKA_AUTH },
+    kafka: { brokers: raw.DRIFTLINE_KAFKA_BROKERS, auth: raw.DRIFTLINE_KAFKA_AUTH, region: raw.AWS_REGION },
     transport: raw.DRIFTLINE_TRANSPORT,
     streams: { raw: raw.DRIFTLINE_RAW_STREAM, clean: raw.DRIFTLINE_CLEAN_STREAM },
     replay: { rowsPerRecord: raw.DRIFTLINE_REPLAY_ROWS_PER_RECORD, rate: raw.DRIFTLINE_REPLAY_RATE },

@@ -3,6 +3,8 @@
  * explicit timeouts and retries (kafkajs does not reconnect by itself after some socket errors,
  * kafkajs#919, so failures must surface quickly and be retried by the caller or the trigger).
  */
+
+import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
 import { Kafka, type KafkaConfig, type LogEntry, logLevel, Partitioners } from 'kafkajs';
 import type { Publisher } from '../pipeline/ports.ts';
 
@@ -10,8 +12,24 @@ export type { Admin, Consumer, EachBatchPayload, Kafka, Message, Producer } from
 
 export interface KafkaConnection {
   readonly brokers: readonly string[];
-  /** `none` = plaintext (local broker); `iam` = MSK IAM over SASL/TLS (AWS). */
+  /** `none` = plaintext (local broker); `iam` = MSK IAM over SASL/OAUTHBEARER and TLS (AWS). */
   readonly auth: 'iam' | 'none';
+  /** Region that signs MSK IAM tokens (required with `iam`). */
+  readonly region?: string;
+}
+
+/**
+ * MSK IAM: the function's own credentials sign a short-lived token (AWS's signer library), which
+ * kafkajs presents over SASL/OAUTHBEARER on a TLS connection; it asks again when the token expires.
+ */
+function mskIamAuthentication(region: string): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  return {
+    ssl: true,
+    sasl: {
+      mechanism: 'oauthbearer',
+      oauthBearerProvider: async () => ({ value: (await generateAuthToken({ region })).token }),
+    },
+  };
 }
 
 export type KafkaLogLevel = 'nothing' | 'error' | 'warn' | 'info';
@@ -31,9 +49,8 @@ export function createKafka(
     readonly log?: (level: string, message: string) => void;
   },
 ): Kafka {
-  if (connection.auth === 'iam') {
-    // MSK IAM needs a SASL/OAUTHBEARER token provider; it is wired with the AWS deployment work.
-    throw new Error('DRIFTLINE_KAFKA_AUTH=iam is not supported yet: use a plaintext listener (auth none).');
+  if (connection.auth === 'iam' && !connection.region) {
+    throw new Error('MSK IAM authentication needs the AWS region (AWS_REGION)');
   }
   const log = options.log;
   const config: KafkaConfig = {
@@ -43,6 +60,7 @@ export function createKafka(
     requestTimeout: 30_000,
     retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5_000 },
     logLevel: levels[options.logLevel ?? 'warn'],
+    ...(connection.auth === 'iam' && connection.region ? mskIamAuthentication(connection.region) : {}),
     ...(log
       ? {
           logCreator:
