@@ -106,7 +106,12 @@ export interface Analysis<State, Batch> {
 
   emptyState(): State;
   emptyBatch(): Batch;
-  /** Pure: fold one batch of records (one topic-partition slice, in offset order) into `state`. */
+  /**
+   * Pure: fold one batch of records (one topic-partition slice, in offset order) into `state`.
+   * Contract: the cumulative result (`summarizeState` after the last batch) must not depend on where
+   * the stream was cut into batches — the trigger cuts by count and by time, and a retry may cut
+   * differently. (Per-batch contributions may, and do, depend on the cut.)
+   */
   applyBatch(state: State, records: readonly RecordInput[]): BatchStep<State, Batch>;
   /** Adds two batch contributions (time-bucket rollups, the per-batch summary of several buckets). */
   mergeBatches(a: Batch, b: Batch): Batch;

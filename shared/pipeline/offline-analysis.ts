@@ -8,8 +8,10 @@
  *   ─▶ one result per batch: the batch's summary and the cumulative summary so far.
  *
  * Streaming: only the current batch's rows are held (rows are views into the chunks they came from,
- * so a batch keeps its chunks alive until it is applied). Without `batchRows` the whole file is one
- * batch, and then every row is held at once: that is the price of a single-batch answer.
+ * so a batch keeps its chunks alive until it is applied). Without `batchRows` the whole file is
+ * reported as one batch, but folded internally in chunks of WHOLE_FILE_FOLD_ROWS rows (their
+ * contributions merged), so memory stays bounded: the seam requires an analysis' cumulative result
+ * not to depend on where batches are cut (core/analysis.ts), and the tests check it for dt and sf.
  *
  * Record coordinates: partition 0, offset = the row's index in the file (0-based, as a string), and
  * `timestampMs` = OFFLINE_TIMESTAMP_MS for every row. A file has no producer time; a fixed value
@@ -23,6 +25,9 @@ import { ObjectFormatError } from '../core/analysis.ts';
 
 /** The producer timestamp given to every offline record (see the file comment). */
 export const OFFLINE_TIMESTAMP_MS = 0;
+
+/** Rows folded at a time when the whole file is reported as one batch. */
+export const WHOLE_FILE_FOLD_ROWS = 50_000;
 
 export interface OfflineAnalysisOptions {
   readonly analysis: AnyAnalysis;
@@ -60,40 +65,60 @@ export function analyzeOffline(options: OfflineAnalysisOptions): AsyncGenerator<
   const gzipped = /\.gz$/i.test(fileName);
   const framing = analysis.replay.framerFor(fileName.replace(/\.gz$/i, ''));
   const bytes = gzipped ? gunzip(options.bytes, fileName) : options.bytes;
-  return foldBatches(analysis, framing, bytes, batchRows ?? Number.POSITIVE_INFINITY);
+  return foldBatches(analysis, framing, bytes, batchRows);
 }
 
 async function* foldBatches(
   analysis: AnyAnalysis,
   framing: { framer: RowFramer; wireFormat: WireFormat },
   bytes: AsyncIterable<Uint8Array>,
-  batchRows: number,
+  batchRows: number | undefined,
 ): AsyncGenerator<OfflineBatchResult> {
   const { framer, wireFormat } = framing;
+  const foldRows = batchRows ?? WHOLE_FILE_FOLD_ROWS;
+  const reportRows = batchRows ?? Number.POSITIVE_INFINITY;
   let state = analysis.emptyState();
   let batchNumber = 0;
   let rowIndex = 0;
   let records: RecordInput[] = [];
+  // What the batch being reported has gathered over its folds so far.
+  let batchRowsSoFar = 0;
+  let batchContribution = analysis.emptyBatch();
+  let rejectedByReason: Record<string, number> = {};
+  let rejectedRows = 0;
 
-  const applyCurrentBatch = (): OfflineBatchResult => {
+  const fold = () => {
     const step = analysis.applyBatch(state, records);
     state = step.state;
-    batchNumber += 1;
-    const rejectedByReason: Record<string, number> = {};
+    batchContribution = analysis.mergeBatches(batchContribution, step.batch);
+    batchRowsSoFar += records.length;
+    rejectedRows += step.rejections.length;
     for (const rejection of step.rejections) {
       rejectedByReason[rejection.reason] = (rejectedByReason[rejection.reason] ?? 0) + 1;
     }
+    records = [];
+  };
+  const report = (): OfflineBatchResult => {
+    batchNumber += 1;
     const result: OfflineBatchResult = {
       batch: batchNumber,
-      rows: records.length,
-      summary: analysis.summarizeBatch(step.batch),
+      rows: batchRowsSoFar,
+      summary: analysis.summarizeBatch(batchContribution),
       cumulative: analysis.summarizeState(state),
-      rejectedRows: step.rejections.length,
+      rejectedRows,
       rejectedByReason,
     };
-    records = [];
+    batchRowsSoFar = 0;
+    batchContribution = analysis.emptyBatch();
+    rejectedByReason = {};
+    rejectedRows = 0;
     return result;
   };
+  /** After each row: fold a full chunk, and report when the batch is complete. */
+  function* afterRow(): Generator<OfflineBatchResult> {
+    if (records.length >= foldRows) fold();
+    if (batchRowsSoFar >= reportRows) yield report();
+  }
 
   const toRecord = (row: Uint8Array): RecordInput => ({
     value: row,
@@ -106,14 +131,15 @@ async function* foldBatches(
   for await (const chunk of bytes) {
     for (const row of framer.push(chunk)) {
       records.push(toRecord(row));
-      if (records.length >= batchRows) yield applyCurrentBatch();
+      yield* afterRow();
     }
   }
   for (const row of framer.end()) {
     records.push(toRecord(row));
-    if (records.length >= batchRows) yield applyCurrentBatch();
+    yield* afterRow();
   }
-  if (records.length > 0 || batchNumber === 0) yield applyCurrentBatch();
+  if (records.length > 0) fold();
+  if (batchRowsSoFar > 0 || batchNumber === 0) yield report();
 }
 
 /** Streaming gunzip; a corrupt or truncated gzip stream becomes an ObjectFormatError. */
