@@ -221,10 +221,15 @@ export async function demoCommand(args: string[]): Promise<number> {
       if (!interactive)
         console.log(`status unavailable: ${error instanceof Error ? error.message : String(error)}`);
     }
-    const mine = health.replays.filter((replay) => replay.key.startsWith(prefix));
-    const lines = mine.map(
+    // This demo's files, and any other replay still running (e.g. one continued from a previous run).
+    const shown = health.replays.filter(
+      (replay) => replay.key.startsWith(prefix) || replay.status === 'running',
+    );
+    const label = (key: string) => (key.startsWith(prefix) ? key.slice(prefix.length) : key);
+    const width = Math.max(16, ...shown.map((replay) => label(replay.key).length));
+    const lines = shown.map(
       (replay) =>
-        `${replay.key.slice(prefix.length).padEnd(16)} ${bar(replay.fraction, 30)} ${(replay.fraction * 100).toFixed(1).padStart(5)}%  ` +
+        `${label(replay.key).padEnd(width)} ${bar(replay.fraction, 30)} ${(replay.fraction * 100).toFixed(1).padStart(5)}%  ` +
         `${formatCount(replay.rowsSent).padStart(6)} rows  ${formatCount(replay.rowsPerSecond).padStart(5)}/s  ` +
         `${replay.status === 'done' ? 'done ' : replay.status === 'running' ? `ETA ${formatDuration(replay.etaSeconds)}` : replay.status}` +
         `${replay.message ? `  ${replay.message}` : ''}`,

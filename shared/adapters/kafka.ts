@@ -41,6 +41,26 @@ const levels: Record<KafkaLogLevel, logLevel> = {
   info: logLevel.INFO,
 };
 
+/**
+ * kafkajs warns that bounded retries "may invalidate EoS guarantees" of the idempotent producer at
+ * every producer start. Driftline's exactly-once does not rest on the producer (records carry
+ * sequence numbers that the aggregate side applies once), and unbounded retries would hang a Lambda,
+ * so the warning says nothing to act on.
+ */
+const KNOWN_NOISE = /Limiting retries for the idempotent producer|The group coordinator is not available/;
+// (The second: a fresh broker's group coordinator starts a moment after the broker; kafkajs retries.)
+
+const LEVEL_NAMES: Record<number, string> = {
+  [logLevel.ERROR]: 'ERROR',
+  [logLevel.WARN]: 'WARN',
+  [logLevel.INFO]: 'INFO',
+  [logLevel.DEBUG]: 'DEBUG',
+};
+
+function defaultLog(level: string, message: string): void {
+  console.error(JSON.stringify({ level, timestamp: new Date().toISOString(), logger: 'kafkajs', message }));
+}
+
 export function createKafka(
   connection: KafkaConnection,
   options: {
@@ -52,7 +72,7 @@ export function createKafka(
   if (connection.auth === 'iam' && !connection.region) {
     throw new Error('MSK IAM authentication needs the AWS region (AWS_REGION)');
   }
-  const log = options.log;
+  const write = options.log ?? defaultLog;
   const config: KafkaConfig = {
     clientId: options.clientId,
     brokers: [...connection.brokers],
@@ -61,14 +81,13 @@ export function createKafka(
     retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5_000 },
     logLevel: levels[options.logLevel ?? 'warn'],
     ...(connection.auth === 'iam' && connection.region ? mskIamAuthentication(connection.region) : {}),
-    ...(log
-      ? {
-          logCreator:
-            () =>
-            ({ level, log: entry }: LogEntry) =>
-              log(logLevel[level] ?? String(level), `${entry.message}`),
-        }
-      : {}),
+    logCreator:
+      () =>
+      ({ level, log: entry }: LogEntry) => {
+        const { message, timestamp: _timestamp, logger: _logger, ...details } = entry;
+        const text = Object.keys(details).length > 0 ? `${message} ${JSON.stringify(details)}` : message;
+        if (!KNOWN_NOISE.test(text)) write(LEVEL_NAMES[level] ?? String(level), text);
+      },
   };
   return new Kafka(config);
 }
