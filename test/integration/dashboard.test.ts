@@ -2,11 +2,12 @@
  * The dashboard in a real browser against the real pipeline: the built page (frontend/dist) served
  * by the local runtime beside the API, a telescope file replayed at 2000 rows/s. What a person
  * watching it would check: the totals are the API's, they move while data flows, the telescope
- * lights up, an API outage is shown and recovers by itself. Screenshots go to docs/.
+ * lights up, an API outage is shown and recovers by itself. Screenshots go to test-results/ (ignored
+ * by git); with DRIFTLINE_UPDATE_SCREENSHOTS=1 they also replace the README's docs/*.png.
  */
 import { execFile } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -25,7 +26,17 @@ import { pollUntil, stackClients } from '../support/stack-clients.ts';
 const execFileAsync = promisify(execFile);
 const FRONTEND = join(PROJECT_ROOT, 'frontend');
 const DIST = join(FRONTEND, 'dist');
+const RESULTS = join(PROJECT_ROOT, 'test-results');
 const DOCS = join(PROJECT_ROOT, 'docs');
+/** Writes a screenshot to test-results/, and to docs/ when asked to refresh the README's. */
+async function saveScreenshot(
+  page: { screenshot(options: { path: string }): Promise<unknown> },
+  name: string,
+) {
+  await mkdir(RESULTS, { recursive: true });
+  await page.screenshot({ path: join(RESULTS, name) });
+  if (process.env.DRIFTLINE_UPDATE_SCREENSHOTS === '1') await copyFile(join(RESULTS, name), join(DOCS, name));
+}
 const ROWS = 60_000;
 const RATE = 2_000;
 const EMPTY_CELL_COLOUR = '#eceff1';
@@ -227,7 +238,7 @@ describe.skipIf(unavailable !== undefined)(
 
       // Screenshots, desktop then phone width (charts follow their containers' width).
       await mkdir(DOCS, { recursive: true });
-      await page.screenshot({ path: join(DOCS, 'dashboard.png') });
+      await saveScreenshot(page, 'dashboard.png');
       await keepFullPage('desktop');
       await page.setViewportSize({ width: 390, height: 844 });
       await pollUntil(
@@ -244,7 +255,7 @@ describe.skipIf(unavailable !== undefined)(
       await expect(page.locator('html').evaluate((html) => html.scrollWidth)).resolves.toBeLessThanOrEqual(
         390,
       );
-      await page.screenshot({ path: join(DOCS, 'dashboard-phone.png') });
+      await saveScreenshot(page, 'dashboard-phone.png');
       await keepFullPage('phone');
       await page.setViewportSize({ width: 1280, height: 800 });
 
