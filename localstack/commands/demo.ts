@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { createS3Client, putObjectFromFile } from '../../shared/adapters/s3.ts';
 import { generateDt } from '../../shared/analyses/dt/generator.ts';
 import { loadStackConfig } from '../../shared/config.ts';
+import { formatDuration } from '../../shared/core/format.ts';
 import { startPipelineRuntime } from '../runtime.ts';
 import { PROJECT_ROOT } from '../service-definition.ts';
 import { LOCAL_REGION, type StackInfo } from '../stack.ts';
@@ -77,16 +78,6 @@ function formatCount(value: number): string {
   if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M`;
   if (value >= 1e4) return `${(value / 1e3).toFixed(0)}k`;
   return value.toFixed(0);
-}
-
-function formatDuration(seconds: number | null): string {
-  if (seconds === null || !Number.isFinite(seconds)) return '--:--';
-  const whole = Math.max(0, Math.round(seconds));
-  const hours = Math.floor(whole / 3600);
-  const minutes = Math.floor((whole % 3600) / 60);
-  const rest = whole % 60;
-  const mmss = `${String(minutes).padStart(2, '0')}:${String(rest).padStart(2, '0')}`;
-  return hours > 0 ? `${hours}:${mmss}` : mmss;
 }
 
 function bar(fraction: number, width: number): string {
@@ -231,7 +222,7 @@ export async function demoCommand(args: string[]): Promise<number> {
       (replay) =>
         `${label(replay.key).padEnd(width)} ${bar(replay.fraction, 30)} ${(replay.fraction * 100).toFixed(1).padStart(5)}%  ` +
         `${formatCount(replay.rowsSent).padStart(6)} rows  ${formatCount(replay.rowsPerSecond).padStart(5)}/s  ` +
-        `${replay.status === 'done' ? 'done ' : replay.status === 'running' ? `ETA ${formatDuration(replay.etaSeconds)}` : replay.status}` +
+        `${replay.status === 'done' ? 'done ' : replay.status === 'running' ? `ETA ${formatDuration(replay.etaSeconds, '--:--')}` : replay.status}` +
         `${replay.message ? `  ${replay.message}` : ''}`,
     );
     const latency = (value: number | null) => (value === null ? '-' : `${Math.round(value)} ms`);

@@ -24,16 +24,8 @@ export function formatAge(ms: number): string {
   return `${Math.round(minutes / 60)} h ago`;
 }
 
-/** mm:ss, or h:mm:ss. */
-export function formatDuration(seconds: number | null): string {
-  if (seconds === null || !Number.isFinite(seconds)) return '–';
-  const whole = Math.max(0, Math.round(seconds));
-  const hours = Math.floor(whole / 3600);
-  const minutes = Math.floor((whole % 3600) / 60);
-  const rest = whole % 60;
-  const mmss = `${String(minutes).padStart(2, '0')}:${String(rest).padStart(2, '0')}`;
-  return hours > 0 ? `${hours}:${mmss}` : mmss;
-}
+/** mm:ss, or h:mm:ss (shared with the command line's progress bars). */
+export { formatDuration } from '../../../shared/core/format.ts';
 
 export function formatClock(ms: number): string {
   return new Date(ms).toLocaleTimeString('en-GB', { hour12: false });
