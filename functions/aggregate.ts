@@ -25,7 +25,14 @@ const dependencies: AggregateDependencies = {
 };
 
 export const handler = async (event: unknown): Promise<BatchOutcome[]> => {
-  const outcomes = await aggregateSlices(decodeMskEvent(event), dependencies);
+  let outcomes: BatchOutcome[];
+  try {
+    outcomes = await aggregateSlices(decodeMskEvent(event), dependencies);
+  } catch (error) {
+    // The trigger retries the whole batch and holds its partitions back until it succeeds.
+    logger.error('aggregate failed; the batch will be retried', { error });
+    throw error;
+  }
   logger.info('batches aggregated', {
     batches: outcomes.length,
     rows: outcomes.reduce((sum, outcome) => sum + outcome.inputRows, 0),

@@ -18,6 +18,16 @@ const source = createS3ObjectSource(createS3Client(config.aws));
 const lambda = createLambdaClient(config.aws);
 
 export const handler = async (event: unknown, context: Context): Promise<ReplayOutcome[]> => {
+  try {
+    return await replayAll(event, context);
+  } catch (error) {
+    // Lambda retries the event; the log says why it failed, with the request id the retry keeps.
+    logger.error('replay failed; Lambda retries the event', { requestId: context.awsRequestId, error });
+    throw error;
+  }
+};
+
+async function replayAll(event: unknown, context: Context): Promise<ReplayOutcome[]> {
   const outcomes: ReplayOutcome[] = [];
   for (const request of decodeReplayEvent(event)) {
     outcomes.push(
@@ -39,4 +49,4 @@ export const handler = async (event: unknown, context: Context): Promise<ReplayO
     );
   }
   return outcomes;
-};
+}

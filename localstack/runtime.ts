@@ -72,7 +72,12 @@ export interface RunningRuntime {
   stop(): Promise<void>;
 }
 
-const ASYNC_RETRY_DELAYS_MS = [1_000, 2_000];
+/**
+ * Waits before the two retries of a failed asynchronous invocation. AWS waits about 1 and 2 minutes;
+ * locally that would leave a demo idle for minutes, so shorter, but long enough to ride out what
+ * usually causes the failure on one machine (a Kafka leader election, a busy emulator).
+ */
+const ASYNC_RETRY_DELAYS_MS = [2_000, 10_000];
 
 function matchesS3Trigger(trigger: S3Trigger, bucket: string, eventName: string, key: string): boolean {
   if (trigger.bucket !== bucket) return false;
@@ -152,7 +157,11 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
   const stats: Record<string, InvocationStats> = {};
   let stopping = false;
   const inFlight = new Set<Promise<unknown>>();
-  const invoke = async (functionId: string, event: unknown): Promise<unknown> => {
+  const invoke = async (
+    functionId: string,
+    event: unknown,
+    requestId: string = randomUUID(),
+  ): Promise<unknown> => {
     const entry = handlers.get(functionId);
     if (!entry) throw new Error(`no function ${functionId}`);
     stats[functionId] ??= { invocations: 0, failures: 0, running: 0 };
@@ -164,7 +173,7 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
       functionVersion: '$LATEST',
       invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${entry.definition.name}`,
       memoryLimitInMB: '1024',
-      awsRequestId: randomUUID(),
+      awsRequestId: requestId,
       logGroupName: `/aws/lambda/${entry.definition.name}`,
       logStreamName: 'local',
       // While stopping, report no time left: replay then checkpoints at once and stops.
@@ -184,19 +193,30 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
       counters.running -= 1;
     }
   };
-  /** Lambda's asynchronous invocation: queued, retried twice, failures logged (no DLQ locally). */
+  /**
+   * Lambda's asynchronous invocation: queued, retried twice, failures logged (no DLQ locally). As on
+   * AWS, the retries carry the first attempt's request id, so a handler can recognise its own work
+   * (replay's lease) — a new id would find the object "held" by the failed attempt.
+   */
   const invokeAsync = (functionId: string, event: unknown, what: string) => {
+    const requestId = randomUUID();
     const run = (async () => {
       for (let attempt = 0; ; attempt++) {
         try {
-          await invoke(functionId, event);
+          await invoke(functionId, event, requestId);
           return;
         } catch (error) {
           const delay = ASYNC_RETRY_DELAYS_MS[attempt];
           log(
             `${functionId} failed for ${what} (attempt ${attempt + 1}): ${error instanceof Error ? error.message : String(error)}`,
           );
-          if (delay === undefined || stopping) return;
+          if (stopping) return;
+          if (delay === undefined) {
+            log(
+              `${functionId} gave up on ${what} after ${attempt + 1} attempts, as Lambda does (no dead-letter queue locally); an unfinished replay is continued at the next start`,
+            );
+            return;
+          }
           await new Promise((resolveDelay) => setTimeout(resolveDelay, delay));
         }
       }

@@ -232,6 +232,7 @@ export function replayView(replay: ReplayProgress, nowMs: number): JsonObject {
     recordsSent: replay.recordsSent,
     rate: replay.rate,
     rowsPerRecord: replay.rowsPerRecord,
+    invocations: replay.invocations,
     fraction,
     rowsPerSecond: elapsedMs > 0 ? (replay.rowsSent / elapsedMs) * 1000 : 0,
     etaSeconds: etaMs === null ? null : etaMs / 1000,

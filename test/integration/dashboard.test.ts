@@ -21,6 +21,7 @@ import { PROJECT_ROOT } from '../../localstack/service-definition.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
 import { generateDt } from '../../shared/analyses/dt/generator.ts';
 import { browserUnavailableReason, launchChromium } from '../support/browser.ts';
+import { runtimeDiagnostics } from '../support/runtime-diagnostics.ts';
 import { pollUntil, stackClients } from '../support/stack-clients.ts';
 
 const execFileAsync = promisify(execFile);
@@ -90,15 +91,19 @@ describe.skipIf(unavailable !== undefined)(
     let apiPort = 0;
     const pageErrors: string[] = [];
 
-    const startRuntime = async (port: number) =>
-      startPipelineRuntime({
+    const diagnostics = runtimeDiagnostics();
+    const startRuntime = async (port: number) => {
+      const started = await startPipelineRuntime({
         stack,
         cacheDir: join(workDir, 'cache'),
         apiPort: port,
         staticDir: DIST,
         environment: { DRIFTLINE_REPLAY_RATE: String(RATE) },
-        log: () => {},
+        log: diagnostics.log,
       });
+      diagnostics.attach(started);
+      return started;
+    };
 
     const apiUrl = () => `http://127.0.0.1:${apiPort}`;
 
@@ -188,7 +193,12 @@ describe.skipIf(unavailable !== undefined)(
           const shown = await shownHits();
           return shown !== undefined && shown > before ? shown : undefined;
         },
-        { timeoutMs: 60_000, intervalMs: 250, what: 'the shown total to grow after the upload' },
+        {
+          timeoutMs: 60_000,
+          intervalMs: 250,
+          what: 'the shown total to grow after the upload',
+          explain: diagnostics.explain,
+        },
       );
       await pollUntil(
         async () => {
@@ -206,7 +216,12 @@ describe.skipIf(unavailable !== undefined)(
             .parse(await (await fetch(`${apiUrl()}/api/v1/replays`)).json());
           return replays.replays.find((replay) => replay.key === key)?.status === 'done' ? true : undefined;
         },
-        { timeoutMs: 120_000, intervalMs: 500, what: `the replay of ${key} to finish` },
+        {
+          timeoutMs: 120_000,
+          intervalMs: 500,
+          what: `the replay of ${key} to finish`,
+          explain: diagnostics.explain,
+        },
       );
       const agreed = await pollUntil(
         async () => {
@@ -214,7 +229,12 @@ describe.skipIf(unavailable !== undefined)(
           const api = await apiHits();
           return shown === api ? { shown, api } : undefined;
         },
-        { timeoutMs: 30_000, intervalMs: 250, what: 'the shown total to equal the API summary' },
+        {
+          timeoutMs: 30_000,
+          intervalMs: 250,
+          what: 'the shown total to equal the API summary',
+          explain: diagnostics.explain,
+        },
       );
       expect(agreed.shown).toBeGreaterThan(before);
       await expect(page.getByTestId('updated').textContent()).resolves.toMatch(/updated \d+ s ago/);

@@ -19,7 +19,8 @@ import { encodeNotificationKey } from '../../localstack/s3-notifications.ts';
 import { PROJECT_ROOT } from '../../localstack/service-definition.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
 import { generateDt } from '../../shared/analyses/dt/generator.ts';
-import { pollUntil, stackClients } from '../support/stack-clients.ts';
+import { runtimeDiagnostics } from '../support/runtime-diagnostics.ts';
+import { pollUntil, pollWhileProgressing, stackClients } from '../support/stack-clients.ts';
 
 const execFileAsync = promisify(execFile);
 const stack = inject('stack');
@@ -82,6 +83,7 @@ async function getJson(url: string): Promise<unknown> {
 describe('the dt pipeline on the local stack', () => {
   let workDir = '';
   let runtime: RunningRuntime;
+  const diagnostics = runtimeDiagnostics();
   let aggregateCalls = 0;
   let injectedFailures = 0;
 
@@ -109,8 +111,9 @@ describe('the dt pipeline on the local stack', () => {
       apiPort: 0,
       environment: { DRIFTLINE_REPLAY_RATE: '0' },
       wrapHandler,
-      log: () => {},
+      log: diagnostics.log,
     });
+    diagnostics.attach(runtime);
   });
 
   afterAll(async () => {
@@ -154,14 +157,22 @@ describe('the dt pipeline on the local stack', () => {
 
     const expected = await analyzeOffline(file);
     const summaryUrl = `${runtime.apiUrl}/api/v1/analyses/dt/summary?run=${encodeURIComponent(run)}`;
-    const summary = await pollUntil(
+    // A slow CI machine may take several times longer than a laptop; a pipeline that stops moving
+    // for two minutes fails the test on any machine.
+    const summary = await pollWhileProgressing(
       async () => {
         const body = z
           .object({ rows: z.number(), summary: z.record(z.string(), z.unknown()) })
           .parse(await getJson(summaryUrl));
-        return body.rows >= ROWS ? body : undefined;
+        return { progress: body.rows, done: body.rows >= ROWS ? body : undefined };
       },
-      { timeoutMs: 150_000, intervalMs: 500, what: `the state of ${run} to reach ${ROWS} rows` },
+      {
+        stallMs: 120_000,
+        timeoutMs: 600_000,
+        intervalMs: 500,
+        what: `the state of ${run} to reach ${ROWS} rows`,
+        explain: diagnostics.explain,
+      },
     );
 
     // Once more after it finished: nothing may be sent again.
@@ -187,7 +198,7 @@ describe('the dt pipeline on the local stack', () => {
     const after = z.object({ rows: z.number(), summary: z.unknown() }).parse(await getJson(summaryUrl));
     expect(after.rows).toBe(ROWS);
     expect(after.summary).toEqual(expected);
-  });
+  }, 900_000);
 
   it('publishes one valid summary per batch to data_clean, the same id and body again after a retry', async () => {
     const state = z
@@ -252,7 +263,12 @@ describe('the dt pipeline on the local stack', () => {
           );
         return body.rows >= 7 ? body : undefined;
       },
-      { timeoutMs: 60_000, intervalMs: 300, what: 'the rows with errors to be aggregated' },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 300,
+        what: 'the rows with errors to be aggregated',
+        explain: diagnostics.explain,
+      },
     );
     expect(summary.rejectedRows).toBe(3);
     expect(summary.summary.hit_count).toBe(4);

@@ -18,7 +18,8 @@ import { z } from 'zod';
 import { type RunningRuntime, startPipelineRuntime } from '../../localstack/runtime.ts';
 import { PROJECT_ROOT } from '../../localstack/service-definition.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
-import { logTail, pollUntil, pollWhileProgressing, stackClients } from '../support/stack-clients.ts';
+import { runtimeDiagnostics } from '../support/runtime-diagnostics.ts';
+import { pollUntil, pollWhileProgressing, stackClients } from '../support/stack-clients.ts';
 
 const execFileAsync = promisify(execFile);
 const stack = inject('stack');
@@ -83,18 +84,8 @@ const summaryResponse = z.object({
 describe.skipIf(!haveData)(`the sf pipeline on the local stack (needs ${dataDir})`, () => {
   let workDir = '';
   let runtime: RunningRuntime;
-  const runtimeLog = logTail();
-  /** What the pipeline was doing, for a failure message: replays, invocations, the runtime's log. */
-  const explain = async () => {
-    const replays = await getJson(`${runtime.apiUrl}/api/v1/replays`).catch((error: unknown) =>
-      String(error),
-    );
-    return [
-      `replays: ${JSON.stringify(replays)}`,
-      `runtime stats: ${JSON.stringify(runtime.stats())}`,
-      `runtime log (last lines):\n${runtimeLog.text()}`,
-    ].join('\n');
-  };
+  const diagnostics = runtimeDiagnostics();
+  const explain = diagnostics.explain;
 
   beforeAll(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'driftline-sf-'));
@@ -105,8 +96,9 @@ describe.skipIf(!haveData)(`the sf pipeline on the local stack (needs ${dataDir}
       environment: { DRIFTLINE_REPLAY_RATE: '0' },
       // The source job: maxOffsetsPerTrigger = 200, started on data already in the topic.
       kafkaTriggers: { batchSize: 200, paused: true },
-      log: runtimeLog.log,
+      log: diagnostics.log,
     });
+    diagnostics.attach(runtime);
     await putObjectFromFile(clients.s3, {
       bucket: stack.datasetBucket,
       key: 'sf/radio_code.json',

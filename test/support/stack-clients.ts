@@ -84,18 +84,6 @@ export async function pollWhileProgressing<T>(
   }
 }
 
-/** The last `limit` lines a local runtime logged, to explain a test failure without flooding output. */
-export function logTail(limit = 200) {
-  const lines: string[] = [];
-  return {
-    log: (line: string) => {
-      lines.push(`${new Date().toISOString()} ${line}`);
-      if (lines.length > limit) lines.splice(0, lines.length - limit);
-    },
-    text: () => (lines.length === 0 ? '(the runtime logged nothing)' : lines.join('\n')),
-  };
-}
-
 /** Resolves like `promise`, or rejects with `message` after `timeoutMs` (the timer is always cleared). */
 export async function withTimeout<T>(
   promise: Promise<T>,

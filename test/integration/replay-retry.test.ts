@@ -1,0 +1,133 @@
+/**
+ * A replay that fails half-way, on the real local stack. Lambda retries a failed asynchronous
+ * invocation twice, with the same request id; the retry must resume the object from its last
+ * checkpoint (not find it "held" by the failed attempt and give up), and the rows the failed attempt
+ * sent after that checkpoint, sent again, must not be counted twice.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { z } from 'zod';
+import { type LambdaHandler, type RunningRuntime, startPipelineRuntime } from '../../localstack/runtime.ts';
+import { putObjectFromFile } from '../../shared/adapters/s3.ts';
+import { generateDt } from '../../shared/analyses/dt/generator.ts';
+import { runtimeDiagnostics } from '../support/runtime-diagnostics.ts';
+import { pollUntil, stackClients } from '../support/stack-clients.ts';
+
+const stack = inject('stack');
+const clients = stackClients(stack);
+/** Three checkpoints (every 10,000 rows at full speed with one row per record) and a tail. */
+const ROWS = 35_000;
+const KEY = `dt/it-${Date.now()}/crashes-once.csv`;
+
+const replaysSchema = z.object({
+  replays: z.array(
+    z.object({ key: z.string(), status: z.string(), rowsSent: z.number(), invocations: z.number() }),
+  ),
+});
+const summarySchema = z.object({ rows: z.number(), summary: z.object({ hit_count: z.number() }) });
+
+async function getJson(url: string): Promise<unknown> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
+  return response.json();
+}
+
+describe('a replay that fails half-way', () => {
+  let workDir = '';
+  let runtime: RunningRuntime;
+  const diagnostics = runtimeDiagnostics();
+  const replayRequestIds: string[] = [];
+  let injected = 0;
+
+  beforeAll(async () => {
+    workDir = await mkdtemp(join(tmpdir(), 'driftline-retry-'));
+    // The first replay attempt dies at its second checkpoint: after the rows up to it were sent,
+    // before the checkpoint was written. (Replay asks for the time left when it takes its lease
+    // and twice per checkpoint; the fourth question is the second checkpoint's.)
+    const wrapHandler = (functionId: string, handler: LambdaHandler): LambdaHandler =>
+      functionId !== 'replay'
+        ? handler
+        : async (event, context) => {
+            // Other tests may have left replays that this runtime continues: leave those alone.
+            if (!JSON.stringify(event).includes(KEY)) return handler(event, context);
+            replayRequestIds.push(context.awsRequestId);
+            if (injected > 0) return handler(event, context);
+            injected += 1;
+            let questions = 0;
+            const failing: Context = {
+              ...context,
+              getRemainingTimeInMillis: () => {
+                questions += 1;
+                if (questions === 4) throw new Error('injected crash at the second checkpoint');
+                return context.getRemainingTimeInMillis();
+              },
+            };
+            return handler(event, failing);
+          };
+    runtime = await startPipelineRuntime({
+      stack,
+      cacheDir: join(workDir, 'cache'),
+      apiPort: 0,
+      environment: { DRIFTLINE_REPLAY_RATE: '0' },
+      wrapHandler,
+      log: diagnostics.log,
+    });
+    diagnostics.attach(runtime);
+  });
+
+  afterAll(async () => {
+    await runtime?.stop();
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  it('is resumed by the retry, which keeps the request id, and no row is counted twice', async () => {
+    const file = join(workDir, 'telescope.csv');
+    await pipeline(
+      Readable.from(generateDt({ rows: ROWS, seed: 77, format: 'csv' })),
+      createWriteStream(file),
+    );
+    const key = KEY;
+    const etag = await putObjectFromFile(clients.s3, {
+      bucket: stack.datasetBucket,
+      key,
+      file,
+      metadata: { 'rows-per-record': '1' },
+    });
+    const run = `${key}@${etag.slice(0, 12)}`;
+
+    const replay = await pollUntil(
+      async () => {
+        const body = replaysSchema.parse(await getJson(`${runtime.apiUrl}/api/v1/replays`));
+        const ours = body.replays.find((entry) => entry.key === key);
+        return ours?.status === 'done' ? ours : undefined;
+      },
+      {
+        timeoutMs: 120_000,
+        intervalMs: 250,
+        what: `the replay of ${key} to finish`,
+        explain: diagnostics.explain,
+      },
+    );
+    const summaryUrl = `${runtime.apiUrl}/api/v1/analyses/dt/summary?run=${encodeURIComponent(run)}`;
+    const summary = await pollUntil(
+      async () => {
+        const body = summarySchema.parse(await getJson(summaryUrl));
+        return body.rows >= ROWS ? body : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 250, what: `${ROWS} rows aggregated`, explain: diagnostics.explain },
+    );
+
+    expect(injected).toBe(1);
+    expect(replay).toMatchObject({ status: 'done', rowsSent: ROWS, invocations: 2 });
+    expect(replayRequestIds).toHaveLength(2);
+    expect(replayRequestIds[1]).toBe(replayRequestIds[0]);
+    // Rows 10,001–20,000 went out twice (before the crash and after the resume); counted once.
+    expect(summary.rows).toBe(ROWS);
+  });
+});
