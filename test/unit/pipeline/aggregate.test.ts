@@ -429,10 +429,10 @@ describe('aggregateSlices: exactly-once effect on state', () => {
     expect(cumulative.rows).toBe(lines.length);
   });
 
-  // BUG: aggregate.ts:253: `fresh` keeps every record whose sequence is above the *stored*
+  // Regression test; the bug it caught was: `fresh` keeps every record whose sequence is above the *stored*
   // lastSequence, so when one batch holds a record and its resent copy (a replay that resumed from a
   // checkpoint writes `…, 41, 42, 40, 41, 42, 43…` to the partition), both copies are applied and the
-  // rows are counted twice. Fix: walk the records in offset order keeping a running maximum —
+  // rows are counted twice. Fixed by: walk the records in offset order keeping a running maximum —
   // accept a record only if its sequence is greater than max(lastSequence, sequences accepted so far).
   it('a resumed replay (records sent twice), whole partitions per batch: every row counted once', async () => {
     // Arrange
@@ -452,11 +452,11 @@ describe('aggregateSlices: exactly-once effect on state', () => {
     );
   });
 
-  // BUG: aggregate.ts:213 with 379-393: a rollup's guard is "the bucket's lastSequence ≥ this batch's
+  // Regression test; the bug it caught was: a rollup's guard is "the bucket's lastSequence ≥ this batch's
   // last sequence in the bucket". After a crash between the rollup write and the state write, a
   // redelivery with *other* boundaries (here a larger batch: the trigger re-polls) has a higher last
   // sequence, so the rollup adds the whole batch again, including the records it already holds.
-  // The state is right but bucketSeries over-counts. Fix: store in the rollup the range (first, last
+  // The state is right but bucketSeries over-counts. Fixed by: store in the rollup the range (first, last
   // sequence) it holds per (run, partition) and add only records above its lastSequence (filter
   // `fresh` per bucket by `sequence > current.lastSequence` before applyBatch).
   it('a crash before the state write, then a re-sliced redelivery: rollups still count each row once', async () => {

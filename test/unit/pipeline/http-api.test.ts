@@ -445,10 +445,10 @@ describe('handleApiRequest: resources', () => {
 });
 
 describe('handleApiRequest: cursors in less common cases', () => {
-  // BUG: state-keys.ts:37-38 + query.ts:557-567: batch summaries are sorted by the *producer* timestamp
+  // Regression test; the bug it caught was: batch summaries are sorted by the *producer* timestamp
   // of their last record, but a cursor only moves forward. A batch of an older partition backlog (or a
   // slower Lambda) written after the dashboard has polled sorts before the cursor and is never
-  // returned by `batches?since=`. Fix: key batch summaries by a write-ordered value (receivedAt, or a
+  // returned by `batches?since=`. Fixed by: key batch summaries by a write-ordered value (receivedAt, or a
   // per-analysis counter), and/or let clients re-read a margin behind the cursor and dedupe by batchId.
   it('a batch written after a poll is returned by the next poll, even if its records are older', async () => {
     // Arrange: partition 1's records are 10 s newer than partition 0's; partition 1 is aggregated first.
@@ -491,10 +491,10 @@ describe('handleApiRequest: cursors in less common cases', () => {
     expect(batchIdsOf(secondPoll.items)).toContain(`${RAW}-0-0-0`);
   });
 
-  // BUG: http-api.ts:123: the `since` pattern accepts only [\w.:~#@/ -] after the timestamp, but the
+  // Regression test; the bug it caught was: the `since` pattern accepts only [\w.:~#@/ -] after the timestamp, but the
   // cursor is a sort key containing the batch id, and a slice holding several runs gets the id
   // `<batch>~<analysis>~<run>` where the run is `<object key>@<etag>`: an object key with `=`, `+`,
-  // `,`, `(`… (all legal in S3 keys) yields a cursor the API itself rejects with 400. Fix: return an
+  // `,`, `(`… (all legal in S3 keys) yields a cursor the API itself rejects with 400. Fixed by: return an
   // opaque cursor (base64url of the sort key) and validate that, or widen the pattern to any
   // printable character.
   it('the cursor of a batch from an object key with "=" is accepted back', async () => {

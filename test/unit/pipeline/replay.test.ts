@@ -399,10 +399,10 @@ describe('replayObject: objects it cannot read', () => {
     expect(await progressOf(h.store, 'dt/short.bin')).toMatchObject({ status: 'refused', leaseUntilMs: 0 });
   });
 
-  // BUG: replay.ts:451-459: when the object turns out malformed part-way, the catch path calls
+  // Regression test; the bug it caught was: when the object turns out malformed part-way, the catch path calls
   // `send()` but never flushes the partition buffers, so with rowsPerRecord > 1 the rows still
   // buffered (up to rowsPerRecord − 1 per partition) are silently dropped, although the outcome
-  // counts them in rowsSent and the comment promises "rows sent so far stay sent". Fix: emit every
+  // counts them in rowsSent and the comment promises "rows sent so far stay sent". Fixed by: emit every
   // partition buffer before the final send() in the ObjectFormatError branch.
   it('refused part-way with rowsPerRecord 7: every row before the bad tail is still delivered', async () => {
     // Arrange
@@ -418,10 +418,10 @@ describe('replayObject: objects it cannot read', () => {
     expect(h.publisher.messages(RAW).flatMap(rowsOfRecord)).toHaveLength(500);
   });
 
-  // BUG: replay.ts:386-387 / 451-461: a `.gz` object that is not gzip (or is corrupt) makes zlib throw a
+  // Regression test; the bug it caught was: a `.gz` object that is not gzip (or is corrupt) makes zlib throw a
   // plain Error, which replay rethrows instead of refusing the object. The handler fails, S3's async
   // retries fail the same way, the checkpoint stays `running` (lease held) and no one is told why.
-  // Fix: wrap the decompression errors (zlib `Z_DATA_ERROR`, `unexpected end of file`) in
+  // Fixed by: wrap the decompression errors (zlib `Z_DATA_ERROR`, `unexpected end of file`) in
   // ObjectFormatError so the object is marked refused with a message.
   it('an object named .gz that is not gzip is refused with a message', async () => {
     // Arrange
@@ -597,11 +597,11 @@ describe('replayObject: deadline, crash and resume give the same records', () =>
     });
   });
 
-  // BUG: replay.ts:363-379 and 438-445: on 'continued' the last checkpoint keeps the lease
+  // Regression test; the bug it caught was: on 'continued' the last checkpoint keeps the lease
   // (leaseOwner = this invocation, leaseUntilMs = now + remaining time, up to the 60 s margin) and
   // continueLater fires at once. The continuation is a new invocation (new awsRequestId), so it finds
   // a live lease held by someone else and returns 'busy-elsewhere': nobody continues and the object
-  // stays half replayed. Fix: release the lease (leaseUntilMs = 0) in the checkpoint written before
+  // stays half replayed. Fixed by: release the lease (leaseUntilMs = 0) in the checkpoint written before
   // returning 'continued', or hand the lease to the continuation (pass a lease token in the event).
   it('a continuation invoked right away (new request id) picks up from the checkpoint', async () => {
     // Arrange
@@ -648,11 +648,11 @@ describe('replayObject: deadline, crash and resume give the same records', () =>
     },
   );
 
-  // BUG: replay.ts:311 and 375: the lease lasts until the invocation's own deadline (up to 15 min)
+  // Regression test; the bug it caught was: the lease lasts until the invocation's own deadline (up to 15 min)
   // and is not released when the invocation fails. Lambda retries a failed async invocation (the S3
   // event) after ~1 and ~2 more minutes; both retries find the lease "held" by the dead invocation,
   // return 'busy-elsewhere' successfully, and the event is gone: the object stays half replayed until
-  // someone re-uploads it. Fix: release the lease (conditional put, leaseUntilMs = 0) in a catch
+  // someone re-uploads it. Fixed by: release the lease (conditional put, leaseUntilMs = 0) in a catch
   // before rethrowing, and keep leases short (e.g. 2 × the time between checkpoints), renewed at
   // each checkpoint, so a killed invocation's lease also runs out before the retries.
   it('after a crash, the async retry one minute later resumes the object', async () => {
@@ -670,11 +670,11 @@ describe('replayObject: deadline, crash and resume give the same records', () =>
     expect(retry.status).toBe('done');
   });
 
-  // BUG: replay.ts:333 and 399-400: rows without a readable partition key (corrupt rows) are spread
+  // Regression test; the bug it caught was: rows without a readable partition key (corrupt rows) are spread
   // by `unkeyedRoundRobin`, a counter that restarts at 0 in every invocation. A resumed replay
   // therefore puts the unkeyed rows after the checkpoint into other partitions than the first run
   // did, so records with the same (partition, sequence) differ: the aggregate side keeps one copy by
-  // sequence and drops or double-counts rows. Fix: derive the partition of an unkeyed row from its
+  // sequence and drops or double-counts rows. Fixed by: derive the partition of an unkeyed row from its
   // row index (e.g. `(rowIndex - 1) % partitions`), or store the counter in the checkpoint.
   it('with unkeyed (corrupt) rows, a resumed replay still sends byte-identical records', async () => {
     // Arrange: corrupt rows with no ORBIT_CNT, a few before the first checkpoint and more after it.
@@ -732,10 +732,10 @@ describe('replayObject: rate limiting', () => {
     expect(h.clock.sleeps).toEqual([]);
   });
 
-  // BUG: replay.ts:408: the pacing threshold counts *records* (`pending.length >= rate / 20`), not
+  // Regression test; the bug it caught was: the pacing threshold counts *records* (`pending.length >= rate / 20`), not
   // rows, and rows still waiting in partition buffers are already counted as sent. With
   // rowsPerRecord 100 at 1000 rows/s, 50 records (5000 rows) go out before the first pause: a 5000-row
-  // object is sent in one burst with no pause at all (20 000 rows: two ~10 s sleeps). Fix: send when
+  // object is sent in one burst with no pause at all (20 000 rows: two ~10 s sleeps). Fixed by: send when
   // the rows in `pending` reach max(1, rate / 20) and pace on rows actually published (also before
   // the final checkpoint).
   it('rowsPerRecord 100 at 1000 rows/s: 5000 rows still take about 5 s', async () => {
@@ -752,10 +752,10 @@ describe('replayObject: rate limiting', () => {
     expect(h.clock.now() - started).toBeLessThanOrEqual(5_100);
   });
 
-  // BUG: replay.ts:408-414: the deadline is only checked at checkpoints (every ≥ 10 000 rows) and
+  // Regression test; the bug it caught was: the deadline is only checked at checkpoints (every ≥ 10 000 rows) and
   // `pace` sleeps without looking at it. At a low rate (here 5 rows/s: 2000 s per checkpoint) the
   // invocation runs past Lambda's 15-minute limit before its first checkpoint; every retry restarts
-  // from the same checkpoint and is killed again, so the object never finishes. Fix: check
+  // from the same checkpoint and is killed again, so the object never finishes. Fixed by: check
   // remainingMs() in `pace` (stop at the next checkpoint boundary that fits) and bound checkpointRows
   // by the rate, e.g. min(…, rate × 60 s), still a function of the settings so resumes stay exact.
   it('a slow replay (5 rows/s) stops before its Lambda deadline', async () => {
