@@ -13,6 +13,9 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // Beside the integration project on two shared cores, 5 s (vitest's default) is too tight
+          // for the tests that start the CLI; a hung test still fails.
+          testTimeout: 30_000,
         },
       },
       {
@@ -34,6 +37,7 @@ export default defineConfig({
           name: 'frontend',
           include: ['frontend/src/**/*.test.ts'],
           environment: 'jsdom',
+          testTimeout: 30_000,
           setupFiles: ['frontend/src/test-setup.ts'],
         },
       },

@@ -1,7 +1,7 @@
 /** aggregate λ: an MSK batch of data_raw → state in DynamoDB, a summary to data_clean, rejects to data_dead. */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createDynamoDbClient, createDynamoDbItemStore } from '../shared/adapters/dynamodb.ts';
 import { createKafka, createKafkaPublisher } from '../shared/adapters/kafka.ts';
+import { createStateStore } from '../shared/adapters/state-store.ts';
 import { analysisById } from '../shared/analyses/registry.ts';
 import { loadFunctionConfig } from '../shared/config.ts';
 import {
@@ -15,7 +15,9 @@ const config = loadFunctionConfig();
 const logger = new Logger({ serviceName: 'driftline-aggregate' });
 const dependencies: AggregateDependencies = {
   analyses: analysisById,
-  store: createDynamoDbItemStore(createDynamoDbClient(config.aws), config.stateTable),
+  store: createStateStore(config, (blobKey, error) =>
+    logger.warn('could not delete a replaced state blob', { blobKey, error }),
+  ),
   publisher: createKafkaPublisher(createKafka(config.kafka, { clientId: 'driftline-aggregate' })),
   topics: { clean: config.topics.clean, dead: config.topics.dead },
   bucketSeconds: config.bucketSeconds,

@@ -1,8 +1,8 @@
 /** api λ: HTTP API (v2) GET /api/v1/* → JSON read from the state table. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { createDynamoDbClient, createDynamoDbItemStore } from '../shared/adapters/dynamodb.ts';
 import { createS3Client, createS3ObjectSource } from '../shared/adapters/s3.ts';
+import { createStateStore } from '../shared/adapters/state-store.ts';
 import { allAnalyses } from '../shared/analyses/registry.ts';
 import { loadFunctionConfig } from '../shared/config.ts';
 import { type ApiDependencies, handleApiRequest } from '../shared/pipeline/http-api.ts';
@@ -12,7 +12,9 @@ const config = loadFunctionConfig();
 const logger = new Logger({ serviceName: 'driftline-api' });
 const log = (message: string, details: Record<string, unknown>) => logger.error(message, details);
 const dependencies: ApiDependencies = {
-  store: createDynamoDbItemStore(createDynamoDbClient(config.aws), config.stateTable),
+  store: createStateStore(config, (blobKey, error) =>
+    logger.warn('could not delete a replaced state blob', { blobKey, error }),
+  ),
   reference: createReferenceLoader({
     source: createS3ObjectSource(createS3Client(config.aws)),
     bucket: config.datasetBucket,

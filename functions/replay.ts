@@ -1,10 +1,10 @@
 /** replay λ: S3 ObjectCreated (or its own continuation) → the object's rows into data_raw. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { createDynamoDbClient, createDynamoDbItemStore } from '../shared/adapters/dynamodb.ts';
 import { createKafka, createKafkaPublisher } from '../shared/adapters/kafka.ts';
 import { createLambdaClient, invokeAsync } from '../shared/adapters/lambda.ts';
 import { createS3Client, createS3ObjectSource } from '../shared/adapters/s3.ts';
+import { createStateStore } from '../shared/adapters/state-store.ts';
 import { analysisForObjectKey } from '../shared/analyses/registry.ts';
 import { loadFunctionConfig } from '../shared/config.ts';
 import { type ReplayOutcome, replayObject } from '../shared/pipeline/replay.ts';
@@ -13,7 +13,9 @@ import { continuationEvent, decodeReplayEvent } from '../shared/pipeline/replay-
 const config = loadFunctionConfig();
 const logger = new Logger({ serviceName: 'driftline-replay' });
 const publisher = createKafkaPublisher(createKafka(config.kafka, { clientId: 'driftline-replay' }));
-const store = createDynamoDbItemStore(createDynamoDbClient(config.aws), config.stateTable);
+const store = createStateStore(config, (blobKey, error) =>
+  logger.warn('could not delete a replaced state blob', { blobKey, error }),
+);
 const source = createS3ObjectSource(createS3Client(config.aws));
 const lambda = createLambdaClient(config.aws);
 

@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { z } from 'zod';
-import { createDynamoDbClient, createDynamoDbItemStore } from '../shared/adapters/dynamodb.ts';
 import { type Consumer, createKafka } from '../shared/adapters/kafka.ts';
+import { createStateStore } from '../shared/adapters/state-store.ts';
 import { loadFunctionConfig } from '../shared/config.ts';
 import { replayProgressList } from '../shared/pipeline/query.ts';
 import { continuationEvent } from '../shared/pipeline/replay-event.ts';
@@ -130,6 +130,7 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
   for (const fn of service.functions) Object.assign(environment, fn.environment);
   Object.assign(environment, functionEnvironment(stack), {
     DRIFTLINE_STATE_TABLE: stack.stateTable,
+    DRIFTLINE_STATE_BUCKET: stack.stateBucket,
     DRIFTLINE_LAMBDA_ENDPOINT: apiUrl,
     AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
     AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
@@ -396,7 +397,7 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
 
   // Replays an earlier run left unfinished: continue them, as AWS's async retry would.
   const functionConfig = loadFunctionConfig(process.env);
-  const store = createDynamoDbItemStore(createDynamoDbClient(functionConfig.aws), functionConfig.stateTable);
+  const store = createStateStore(functionConfig);
   const replayFunction = [...handlers.values()].find((entry) => entry.definition.s3Triggers.length > 0);
   if (replayFunction) {
     for (const replay of await replayProgressList(store)) {

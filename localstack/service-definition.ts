@@ -67,6 +67,7 @@ const printedSchema = z.object({
   provider: z.object({ environment: stringMap.default({}) }),
   custom: z.object({
     datasetBucket: z.string(),
+    stateBucket: z.string(),
     stateTable: z.string(),
     topics: z.array(z.object({ name: z.string(), partitions: z.coerce.number().int().min(1) })),
   }),
@@ -105,6 +106,8 @@ export interface ServiceDefinition {
   readonly service: string;
   readonly stage: string;
   readonly datasetBucket: string;
+  /** State items too large for the table (created by the stack, unlike the dataset bucket). */
+  readonly stateBucket: string;
   readonly stateTable: string;
   readonly topics: readonly { readonly name: string; readonly partitions: number }[];
   readonly functions: readonly FunctionDefinition[];
@@ -156,6 +159,7 @@ export function parseServiceDefinition(printed: unknown, stage: string): Service
     service: doc.service,
     stage,
     datasetBucket: doc.custom.datasetBucket,
+    stateBucket: doc.custom.stateBucket,
     stateTable: doc.custom.stateTable,
     topics: doc.custom.topics,
     functions,

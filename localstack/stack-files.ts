@@ -37,6 +37,7 @@ export const stackInfoSchema = z.object({
   }),
   ports: portsSchema,
   datasetBucket: z.string(),
+  stateBucket: z.string(),
   stateTable: z.string(),
   topics: z.array(z.object({ name: z.string(), partitions: z.number() })),
   s3NotificationTopic: z.string(),

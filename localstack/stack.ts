@@ -200,7 +200,7 @@ export async function runStack(config: StackConfig, log: (line: string) => void)
       s3Port: ports.s3,
       dynamodbPort: ports.dynamodb,
       kinesisPort: ports.kinesis,
-      buckets: [service.datasetBucket],
+      buckets: [service.datasetBucket, service.stateBucket],
     });
     stops.push(() => emulators.stop());
     const endpoints: StackEndpoints = {
@@ -262,6 +262,7 @@ export async function runStack(config: StackConfig, log: (line: string) => void)
         kinesis: emulators.kinesisPort,
       },
       datasetBucket: service.datasetBucket,
+      stateBucket: service.stateBucket,
       stateTable: service.stateTable,
       topics: service.topics.map((topic) => ({ ...topic })),
       s3NotificationTopic: S3_NOTIFICATION_TOPIC,

@@ -6,6 +6,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { MAX_INLINE_BYTES } from './pipeline/overflow-store.ts';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
@@ -47,6 +48,12 @@ const functionSchema = z.object({
   DRIFTLINE_STAGE: z.string().min(1).default('local'),
   DRIFTLINE_STATE_TABLE: z.string().min(1).default('driftline-state-local'),
   DRIFTLINE_DATASET_BUCKET: z.string().min(1).default('driftline-datasets-local'),
+  DRIFTLINE_STATE_BUCKET: z.string().min(1).default('driftline-state-local'),
+  /**
+   * State items whose JSON is longer than this go to the state bucket behind a pointer item
+   * (pipeline/overflow-store.ts). DynamoDB's limit is 400 KB; above ~64 KB S3 is also the cheaper.
+   */
+  DRIFTLINE_STATE_INLINE_MAX_BYTES: z.coerce.number().int().min(0).max(MAX_INLINE_BYTES).default(65_536),
   DRIFTLINE_RAW_TOPIC: z.string().min(1).default('data_raw'),
   DRIFTLINE_CLEAN_TOPIC: z.string().min(1).default('data_clean'),
   DRIFTLINE_DEAD_TOPIC: z.string().min(1).default('data_dead'),
@@ -78,6 +85,9 @@ const functionSchema = z.object({
 export interface FunctionConfig {
   readonly stage: string;
   readonly stateTable: string;
+  /** Where state items too large for the table are kept, and the size from which they go there. */
+  readonly stateBucket: string;
+  readonly stateInlineMaxBytes: number;
   /** Where datasets are dropped, and where reference data (sf radio codes) is read from. */
   readonly datasetBucket: string;
   readonly topics: { readonly raw: string; readonly clean: string; readonly dead: string };
@@ -108,6 +118,8 @@ export function loadFunctionConfig(env: Environment = process.env): FunctionConf
   return {
     stage: raw.DRIFTLINE_STAGE,
     stateTable: raw.DRIFTLINE_STATE_TABLE,
+    stateBucket: raw.DRIFTLINE_STATE_BUCKET,
+    stateInlineMaxBytes: raw.DRIFTLINE_STATE_INLINE_MAX_BYTES,
     datasetBucket: raw.DRIFTLINE_DATASET_BUCKET,
     topics: {
       raw: raw.DRIFTLINE_RAW_TOPIC,

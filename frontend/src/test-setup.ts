@@ -3,6 +3,8 @@
  * context to build a chart. These stubs draw nothing: tests check the DOM and the data, not pixels.
  */
 
+import { configure } from '@testing-library/svelte';
+
 if (typeof window.matchMedia !== 'function') {
   window.matchMedia = (query: string): MediaQueryList => ({
     matches: false,
@@ -61,3 +63,8 @@ Object.defineProperty(HTMLCanvasElement.prototype, 'getContext', {
     return kind === '2d' ? contextStub(this) : null;
   },
 });
+
+// `waitFor` gives up after 1 s by default. `npm test` runs these tests beside the integration
+// project (a Kafka broker, emulators, a browser) on two shared cores, where a render can take longer;
+// a condition that never comes true still fails, after 10 s.
+configure({ asyncUtilTimeout: 10_000 });

@@ -28,7 +28,7 @@ export function describeStack(info: StackInfo): string {
   return [
     `Stack running (pid ${info.pid}, data ${info.dataDir}, started in ${(info.startupMs / 1000).toFixed(1)} s):`,
     `  Kafka     ${info.endpoints.kafkaBrokers.join(',')}${info.embeddedKafka ? ' (embedded KRaft broker)' : ' (existing)'}`,
-    `  S3        ${info.endpoints.s3}   bucket ${info.datasetBucket}`,
+    `  S3        ${info.endpoints.s3}   buckets ${info.datasetBucket} (datasets), ${info.stateBucket} (large state)`,
     `  DynamoDB  ${info.endpoints.dynamodb}   table ${info.stateTable}`,
     `  Kinesis   ${info.endpoints.kinesis}`,
     `  topics    ${info.topics.map((topic) => `${topic.name}(${topic.partitions})`).join(' ')}`,

@@ -1,8 +1,20 @@
-/** The S3 adapter: the only file that imports the S3 SDK. Implements replay's ObjectSource. */
+/**
+ * The S3 adapter: the only file that imports the S3 SDK. Implements replay's ObjectSource and the
+ * pipeline's BlobStore (state items too large for DynamoDB, see pipeline/overflow-store.ts).
+ */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  NoSuchKey,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
 import type { FunctionConfig } from '../config.ts';
+import type { BlobStore } from '../pipeline/ports.ts';
 import type { ObjectSource } from '../pipeline/replay.ts';
 
 export function createS3Client(aws: Pick<FunctionConfig['aws'], 'region' | 's3Endpoint'>): S3Client {
@@ -26,7 +38,11 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array> {
 export function createS3ObjectSource(client: S3Client): ObjectSource {
   return {
     async head(bucket, key) {
-      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).catch((error) => {
+        // A HEAD answer has no body, so the SDK's message for a 404 is only "UnknownError".
+        if (isNotFound(error)) throw new Error(`s3://${bucket}/${key} does not exist`, { cause: error });
+        throw error;
+      });
       return {
         size: head.ContentLength ?? 0,
         etag: (head.ETag ?? '').replaceAll('"', ''),
@@ -40,6 +56,44 @@ export function createS3ObjectSource(client: S3Client): ObjectSource {
       // On Node the body is a Readable stream: consumed chunk by chunk, never buffered whole.
       if (!isAsyncIterable(object.Body)) throw new Error(`S3 returned no readable body for ${bucket}/${key}`);
       return object.Body;
+    },
+  };
+}
+
+function isNotFound(error: unknown): boolean {
+  return (
+    error instanceof NoSuchKey ||
+    (error instanceof S3ServiceException &&
+      (error.name === 'NotFound' || error.$metadata.httpStatusCode === 404))
+  );
+}
+
+/** Blobs in one bucket: whole small objects, read into memory (state items of a few hundred KB). */
+export function createS3BlobStore(client: S3Client, bucket: string): BlobStore {
+  return {
+    async put(key, body) {
+      await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: body,
+          ContentLength: body.length,
+          ContentType: 'application/json',
+        }),
+      );
+    },
+    async get(key) {
+      try {
+        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        if (!object.Body) throw new Error(`S3 returned no body for ${bucket}/${key}`);
+        return await object.Body.transformToByteArray();
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    },
+    async delete(key) {
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
     },
   };
 }

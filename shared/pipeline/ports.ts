@@ -60,3 +60,11 @@ export interface Publisher {
 export class RetryableError extends Error {
   override readonly name = 'RetryableError';
 }
+
+/** Whole objects by key (S3): for state items too large for the item store (overflow-store.ts). */
+export interface BlobStore {
+  put(key: string, body: Uint8Array): Promise<void>;
+  /** The object's bytes, or undefined when there is no such object. */
+  get(key: string): Promise<Uint8Array | undefined>;
+  delete(key: string): Promise<void>;
+}

@@ -76,6 +76,21 @@ describe('serverless package (offline, no AWS credentials)', () => {
     });
   });
 
+  it('creates a private state bucket whose TTL-bound blobs expire, and lets the functions use it', () => {
+    // The framework adds its own deployment bucket (no BucketName); ours is named.
+    const buckets = ofType('AWS::S3::Bucket').filter((bucket) => bucket.Properties?.BucketName !== undefined);
+    expect(buckets).toHaveLength(1);
+    expect(buckets[0]?.Properties).toMatchObject({
+      BucketName: 'driftline-state-ci',
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, RestrictPublicBuckets: true },
+      LifecycleConfiguration: { Rules: [{ Prefix: 'expiring/', Status: 'Enabled', ExpirationInDays: 2 }] },
+    });
+    const policies = JSON.stringify(ofType('AWS::IAM::Role').map((role) => role.Properties.Policies));
+    for (const action of ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'])
+      expect(policies).toContain(action);
+    expect(policies).toContain('"StateBucket","Arn"');
+  });
+
   it('runs every function on a supported Node.js runtime with its configuration in the environment', () => {
     // The framework adds a helper function for `existing: true` S3 triggers; ours are under functions/.
     const functions = ofType('AWS::Lambda::Function').filter((fn) =>
@@ -89,7 +104,11 @@ describe('serverless package (offline, no AWS credentials)', () => {
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Environment).toMatchObject({
-        Variables: { DRIFTLINE_STATE_TABLE: 'driftline-state-ci', DRIFTLINE_RAW_TOPIC: 'data_raw' },
+        Variables: {
+          DRIFTLINE_STATE_TABLE: 'driftline-state-ci',
+          DRIFTLINE_STATE_BUCKET: 'driftline-state-ci',
+          DRIFTLINE_RAW_TOPIC: 'data_raw',
+        },
       });
     }
   });

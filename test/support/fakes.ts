@@ -9,6 +9,7 @@ import type { Json } from '../../shared/core/analysis.ts';
 import { partitionForKey } from '../../shared/core/kafka-partitioner.ts';
 import type { IncomingRecord, IncomingSlice } from '../../shared/pipeline/aggregate.ts';
 import type {
+  BlobStore,
   ItemKey,
   ItemStore,
   OutgoingMessage,
@@ -188,6 +189,29 @@ export class InMemoryItemStore implements ItemStore {
   /** Test inspection: the items of one pk. */
   itemsOf(pk: string): StoredItem[] {
     return this.snapshot().filter((item) => item.pk === pk);
+  }
+}
+
+// --- blob store --------------------------------------------------------------------------------
+
+/** BlobStore in memory (S3 semantics: put overwrites, get of a missing key is undefined). */
+export class InMemoryBlobStore implements BlobStore {
+  readonly objects = new Map<string, Uint8Array>();
+  /** Keys whose next delete throws (a blob left behind). */
+  readonly failDeletes = new Set<string>();
+
+  async put(key: string, body: Uint8Array): Promise<void> {
+    this.objects.set(key, Uint8Array.from(body));
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const body = this.objects.get(key);
+    return body ? Uint8Array.from(body) : undefined;
+  }
+
+  async delete(key: string): Promise<void> {
+    if (this.failDeletes.delete(key)) throw new Error(`injected delete failure for ${key}`);
+    this.objects.delete(key);
   }
 }
 

@@ -9,7 +9,11 @@ import { createS3Client } from '../../shared/adapters/s3.ts';
 import { type FunctionConfig, loadFunctionConfig } from '../../shared/config.ts';
 
 export function stackFunctionConfig(stack: StackInfo): FunctionConfig {
-  return loadFunctionConfig({ ...functionEnvironment(stack), DRIFTLINE_STATE_TABLE: stack.stateTable });
+  return loadFunctionConfig({
+    ...functionEnvironment(stack),
+    DRIFTLINE_STATE_TABLE: stack.stateTable,
+    DRIFTLINE_STATE_BUCKET: stack.stateBucket,
+  });
 }
 
 export function stackClients(stack: StackInfo) {
