@@ -298,8 +298,9 @@ describe('the local MSK trigger', () => {
     const elapsed = first.at - producedAt;
     expect(recordsOf(first.event)).toHaveLength(5);
     expect(Object.keys(first.event.records).sort()).toEqual([`${topic}-0`, `${topic}-1`]);
+    // Not before the window; well before "never" (bounds loose for a busy shared machine).
     expect(elapsed).toBeGreaterThanOrEqual(400);
-    expect(elapsed).toBeLessThan(3_000);
+    expect(elapsed).toBeLessThan(5_000);
   });
 
   it('does not wait for the window once batchSize records are there', async () => {
@@ -317,7 +318,8 @@ describe('the local MSK trigger', () => {
     await produce(topic, numberedMessages(0, 10, 2));
     const first = await pollUntil(async () => arrivals[0], { timeoutMs: 10_000, what: 'the first event' });
     expect(recordsOf(first.event)).toHaveLength(10);
-    expect(first.at - producedAt).toBeLessThan(3_000);
+    // The 10 s window did not run out first (bound loose for a busy shared machine).
+    expect(first.at - producedAt).toBeLessThan(8_000);
   });
 
   it('retries a failed batch with the same records, holding back its partitions, until it succeeds', async () => {
