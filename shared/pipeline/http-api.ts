@@ -6,7 +6,7 @@
  *   GET /api/v1/analyses                               the analyses
  *   GET /api/v1/analyses/{id}/summary[?run=]           cumulative summary (all partitions merged)
  *   GET /api/v1/analyses/{id}/buckets?last=|from=&to=  time-bucket rollups merged across partitions
- *   GET /api/v1/analyses/{id}/batches?since=&limit=    recent per-batch summaries after a cursor
+ *   GET /api/v1/analyses/{id}/batches?since=&limit=    per-batch summaries after a cursor (or the latest)
  *   GET /api/v1/replays                                replay progress per object
  *   GET /api/v1/health[?window=]                       rows/s in and out, latency, rejects, replays
  */
@@ -140,15 +140,18 @@ async function route(request: HttpRequest, deps: ApiDependencies): Promise<Json>
             since: z
               .string()
               .refine(
-                (value) => decodeBatchCursor(value) !== undefined,
-                'expected a cursor returned by this endpoint',
+                (value) => value === 'latest' || decodeBatchCursor(value) !== undefined,
+                "expected a cursor returned by this endpoint, or 'latest'",
               )
               .optional(),
             limit: z.coerce.number().int().min(1).max(500).default(100),
           },
           request.query,
         );
-        const afterSk = params.since === undefined ? undefined : decodeBatchCursor(params.since);
+        const afterSk =
+          params.since === undefined || params.since === 'latest'
+            ? params.since
+            : decodeBatchCursor(params.since);
         const [page, reference] = await Promise.all([
           batchesSince(deps.store, analysis.id, afterSk, params.limit),
           deps.reference(analysis),

@@ -119,13 +119,16 @@ export const BATCH_CURSOR_OVERLAP_MS = 1_000;
 export async function batchesSince(
   store: ItemStore,
   analysisId: string,
-  afterSk: string | undefined,
+  /** A cursor's sort key; undefined = from the oldest kept; 'latest' = the newest `limit`, to follow from now. */
+  afterSk: string | 'latest' | undefined,
   limit: number,
 ): Promise<{ items: Json[]; cursor: string | undefined }> {
   const pk = `batch#${analysisId}`;
   let items: StoredItem[];
   if (afterSk === undefined) {
     items = await store.query(pk, { limit });
+  } else if (afterSk === 'latest') {
+    items = (await store.query(pk, { limit, descending: true })).reverse();
   } else {
     const overlapFrom = sortableMs(Number(afterSk.slice(0, 15)) - BATCH_CURSOR_OVERLAP_MS);
     items = await store.query(pk, { from: overlapFrom, limit });
@@ -134,7 +137,7 @@ export async function batchesSince(
       items = await store.query(pk, { from: `${afterSk}\u0000`, limit });
     }
   }
-  const last = [afterSk, items[items.length - 1]?.sk]
+  const last = [afterSk === 'latest' ? undefined : afterSk, items[items.length - 1]?.sk]
     .filter((sk): sk is string => sk !== undefined)
     .sort()
     .at(-1);

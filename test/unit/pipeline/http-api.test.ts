@@ -396,6 +396,20 @@ describe('handleApiRequest: resources', () => {
     expect([...seen].sort()).toEqual([...world.batchIds].sort());
   });
 
+  it('batches?since=latest: the newest N in write order, and the cursor a reader of everything ends at', async () => {
+    // Arrange: every batch in write order, read from the oldest, and the cursor after the last.
+    const everything = body(await world.get('/api/v1/analyses/dt/batches', { limit: '500' }));
+    const all = batchIdsOf(everything.items);
+    expect(all.length).toBeGreaterThan(5);
+
+    // Act
+    const latest = body(await world.get('/api/v1/analyses/dt/batches', { since: 'latest', limit: '5' }));
+
+    // Assert: the last five, oldest first; polling on from here is polling on from the end.
+    expect(batchIdsOf(latest.items)).toEqual(all.slice(-5));
+    expect(latest.cursor).toBe(everything.cursor);
+  });
+
   it('replays: the progress of the replayed object', async () => {
     const response = await world.get('/api/v1/replays');
     expect(response.statusCode).toBe(200);
