@@ -23,6 +23,8 @@ function fakeApi() {
       rejectedByReason: { 'bad-field-count': 2 },
       latencyMs: { p50: 420, p99: 900, max: 950 },
       lastBatchAtMs: Date.now() - 1000,
+      unroutedRows: 3,
+      unroutedByReason: { 'bad-origin': 3 },
       replays: [
         {
           bucket: 'datasets',
@@ -68,6 +70,9 @@ describe('App', () => {
     // An analysis without panels in this dashboard: a note, not a crash.
     expect(screen.getByText(/NYC taxi trips \(nyc\): this dashboard has no panels for it yet/)).toBeTruthy();
     expect(screen.getByText('bad-field-count')).toBeTruthy();
+    expect(screen.getByTestId('unrouted-rows').textContent).toMatch(
+      /3 records since the start .*bad-origin 3/s,
+    );
     const progress = screen.getByRole('progressbar', { name: 'Replay of dt/run-1/telescope.csv' });
     expect(progress.getAttribute('aria-valuenow')).toBe('25');
     expect(screen.getByText(/ETA 01:15/)).toBeTruthy();

@@ -11,6 +11,11 @@
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
+/** A JSON object (not null, not an array): the guard every decoder of stored JSON starts with. */
+export function isJsonObject(json: Json | undefined): json is JsonObject {
+  return typeof json === 'object' && json !== null && !Array.isArray(json);
+}
+
 /** How the rows of one wire record are encoded (set by replay, carried in a record header). */
 export type WireFormat = 'text' | 'binary';
 

@@ -11,11 +11,18 @@
  * a crash in between leaves the state unchanged and the retry completes the rest (each rollup has
  * its own sequence guard).
  */
-import type { AnyAnalysis, Json, JsonObject, RecordInput, Rejection } from '../core/analysis.ts';
+import {
+  type AnyAnalysis,
+  isJsonObject,
+  type Json,
+  type JsonObject,
+  type RecordInput,
+  type Rejection,
+} from '../core/analysis.ts';
 import { readOrigin } from '../core/record-headers.ts';
 import type { ItemStore, OutgoingMessage, Publisher, StoredItem } from './ports.ts';
 import { RetryableError } from './ports.ts';
-import { batchKey, partitionStateKey, rollupKey } from './state-keys.ts';
+import { batchKey, partitionStateKey, rollupKey, unroutedKey } from './state-keys.ts';
 
 export interface IncomingRecord {
   readonly topic: string;
@@ -483,6 +490,44 @@ export async function aggregateSlices(
   return perPartition.flat();
 }
 
+/**
+ * Counts the records no analysis could take, per topic-partition and reason, so that they show in
+ * the API's health and not only in data_dead. They carry no sequence number, so the guard is the
+ * offset: partitions are delivered in order, one batch at a time, and a retry repeats offsets
+ * already counted. Written after the dead letters (which a retry may publish again, same keys).
+ */
+async function countUnrouted(
+  slice: IncomingSlice,
+  rejections: readonly Rejection[],
+  deps: AggregateDependencies,
+): Promise<void> {
+  const key = unroutedKey(slice.topic, slice.partition);
+  const item = await deps.store.get(key);
+  const current = item && isJsonObject(item.payload) ? item.payload : undefined;
+  const lastOffset = typeof current?.lastOffset === 'number' ? current.lastOffset : -1;
+  const fresh = rejections.filter((rejection) => Number(rejection.offset) > lastOffset);
+  if (fresh.length === 0) return;
+  const byReason: Record<string, number> = {};
+  const before = current && isJsonObject(current.byReason) ? current.byReason : {};
+  for (const [reason, count] of Object.entries(before))
+    if (typeof count === 'number') byReason[reason] = count;
+  for (const [reason, count] of Object.entries(countByReason(fresh)))
+    byReason[reason] = (byReason[reason] ?? 0) + count;
+  const payload: JsonObject = {
+    topic: slice.topic,
+    partition: slice.partition,
+    lastOffset: Math.max(lastOffset, ...slice.records.map((record) => record.offset)),
+    rows: (typeof current?.rows === 'number' ? current.rows : 0) + fresh.length,
+    byReason,
+    updatedAtMs: deps.now(),
+  };
+  const written = await deps.store.put(
+    { ...key, version: (item?.version ?? 0) + 1, payload },
+    item ? { kind: 'version', version: item.version } : { kind: 'absent' },
+  );
+  if (!written) throw new RetryableError(`concurrent update of ${key.pk}/${key.sk}`);
+}
+
 async function aggregateSlice(slice: IncomingSlice, deps: AggregateDependencies): Promise<BatchOutcome[]> {
   const outcomes: BatchOutcome[] = [];
   if (slice.records.length === 0) return outcomes;
@@ -496,6 +541,7 @@ async function aggregateSlice(slice: IncomingSlice, deps: AggregateDependencies)
         deadLetter(rejection, { topic: slice.topic, batchId, analysis: rejection.analysis, run: undefined }),
       ),
     );
+    await countUnrouted(slice, rejections, deps);
     outcomes.push({
       batchId,
       analysis: undefined,

@@ -192,6 +192,16 @@ export async function pipelineHealth(
     }
   }
   latencies.sort((a, b) => a - b);
+  // Records no analysis could take: counted since the start (not per window), by reason.
+  let unroutedRows = 0;
+  const unroutedByReason: Record<string, number> = {};
+  for (const item of await store.query('unrouted')) {
+    const counter = asObject(item.payload);
+    unroutedRows += numberOf(counter?.rows);
+    for (const [reason, count] of Object.entries(asObject(counter?.byReason) ?? {})) {
+      unroutedByReason[reason] = (unroutedByReason[reason] ?? 0) + numberOf(count);
+    }
+  }
   const replays = await replayProgressList(store);
   const running = replays.filter((replay) => replay.status === 'running');
   const rowsInPerSecond = running.reduce((sum, replay) => {
@@ -211,6 +221,8 @@ export async function pipelineHealth(
       max: latencies.at(-1) ?? null,
     },
     lastBatchAtMs,
+    unroutedRows,
+    unroutedByReason,
     replays: replays.map((replay) => replayView(replay, nowMs)),
   };
 }

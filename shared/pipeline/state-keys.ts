@@ -7,6 +7,7 @@
  *   rollup#<analysis>       <bucketStartMs:15>#<run>#<topic>#<p>  what one (run, partition) added in a time bucket
  *   batch#<analysis>        <writtenAtMs:15>#<batchId>            recent per-batch summaries (TTL), in write order
  *   replay                  <bucket>/<key>                        replay checkpoint and progress of one object
+ *   unrouted                <topic>#<partition>                   records no analysis could take, counted
  */
 import type { ItemKey } from './ports.ts';
 
@@ -52,4 +53,9 @@ export function decodeBatchCursor(cursor: string): string | undefined {
 
 export function replayKey(bucket: string, objectKey: string): ItemKey {
   return { pk: 'replay', sk: `${bucket}/${objectKey}` };
+}
+
+/** Records of one topic-partition that no analysis could take (no or unknown driftline headers). */
+export function unroutedKey(topic: string, partition: number): ItemKey {
+  return { pk: 'unrouted', sk: `${topic}#${partition}` };
 }

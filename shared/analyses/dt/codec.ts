@@ -13,7 +13,7 @@
  * Older items: totals of version 1 (before `lateHits`) read with `lateHits` 0, and a version-1 state
  * (bare totals, no open orbits) reads as closed totals with nothing open. Other versions are refused.
  */
-import type { Json, JsonCodec, JsonObject } from '../../core/analysis.ts';
+import { isJsonObject, type Json, type JsonCodec, type JsonObject } from '../../core/analysis.ts';
 import { BX_PER_ORBIT, CHAMBER_COUNT, CHANNELS_PER_CHAMBER, TIME_UNITS_PER_BX } from './detector.ts';
 import { emptyOpenOrbits, NO_SCINTILLATOR, type OpenOrbits } from './open-orbits.ts';
 import type { DtState } from './state.ts';
@@ -46,10 +46,6 @@ export function encodeTotals(totals: DtTotals): Json {
 
 export class TotalsDecodeError extends Error {
   override readonly name = 'TotalsDecodeError';
-}
-
-function isJsonObject(json: Json | undefined): json is JsonObject {
-  return typeof json === 'object' && json !== null && !Array.isArray(json);
 }
 
 function isCount(value: Json | undefined): value is number {

@@ -18,7 +18,7 @@
  * Batch, version 1: { version, counters, rejectedByReason, crimeTypes, dispositions, windows,
  *   eventTime: {minMs, maxMs, watermarkMs} | null }.
  */
-import type { Json, JsonCodec, JsonObject } from '../../core/analysis.ts';
+import { isJsonObject, type Json, type JsonCodec, type JsonObject } from '../../core/analysis.ts';
 import type { Counts, WindowCounts } from './counts.ts';
 import { DedupTable } from './dedup-table.ts';
 import { WINDOW_SLIDE_MS } from './fields.ts';
@@ -113,10 +113,6 @@ export function encodeBatch(batch: SfBatch): Json {
 }
 
 // --- decoding ------------------------------------------------------------------------------------
-
-function isJsonObject(json: Json | undefined): json is JsonObject {
-  return typeof json === 'object' && json !== null && !Array.isArray(json);
-}
 
 function isCount(value: Json | undefined): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;

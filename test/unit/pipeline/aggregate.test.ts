@@ -8,7 +8,7 @@ import {
   aggregateSlices,
   type IncomingSlice,
 } from '../../../shared/pipeline/aggregate.ts';
-import { bucketSeries, cumulativeSummary } from '../../../shared/pipeline/query.ts';
+import { bucketSeries, cumulativeSummary, pipelineHealth } from '../../../shared/pipeline/query.ts';
 import { replayObject } from '../../../shared/pipeline/replay.ts';
 import {
   FakeClock,
@@ -631,6 +631,33 @@ describe('aggregateSlices: rejected rows', () => {
     expect(outcomes.reduce((sum, outcome) => sum + outcome.rejectedRows, 0)).toBe(PLAIN_ROWS.length);
     expect(stateItems(p.store)).toEqual([]);
     expect(p.out.messages(CLEAN)).toHaveLength(0);
+  });
+
+  it('records no analysis can take are counted once per reason, even when the event comes again', async () => {
+    // Arrange
+    const p = pipeline();
+    const unknown = plainSlice(PLAIN_ROWS.slice(0, 2), {
+      'driftline-analysis': 'radar',
+      'driftline-run': 'r1',
+      'driftline-seq': '0',
+    });
+    const later = {
+      ...plainSlice(PLAIN_ROWS),
+      records: plainSlice(PLAIN_ROWS).records.map((record) => ({ ...record, offset: record.offset + 10 })),
+    };
+
+    // Act: the first event twice (a retry), then a later one.
+    await p.aggregate([unknown]);
+    await p.aggregate([unknown]);
+    await p.aggregate([later]);
+
+    // Assert
+    const health = await pipelineHealth(p.store, [dtAnalysis], p.clock.now(), 60_000);
+    expect(health.unroutedRows).toBe(2 + PLAIN_ROWS.length);
+    expect(health.unroutedByReason).toEqual({ 'unknown-analysis': 2, 'bad-origin': PLAIN_ROWS.length });
+    // data_dead holds each record at least once, under a key made of its coordinates.
+    const keys = p.out.messages(DEAD).map((message) => message.key);
+    expect(new Set(keys).size).toBe(2 + PLAIN_ROWS.length);
   });
 
   it('an unknown analysis header is a dead letter (unknown-analysis) naming it', async () => {

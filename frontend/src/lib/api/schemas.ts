@@ -89,6 +89,9 @@ export const healthResponse = z.looseObject({
   rejectedByReason: z.record(z.string(), z.number()),
   latencyMs: z.looseObject({ p50: nullableNumber, p99: nullableNumber, max: nullableNumber }),
   lastBatchAtMs: nullableNumber,
+  // Since the start, not per window; absent from an API older than the counter.
+  unroutedRows: z.number().default(0),
+  unroutedByReason: z.record(z.string(), z.number()).default({}),
   replays: z.array(replayView),
 });
 export type Health = z.infer<typeof healthResponse>;
