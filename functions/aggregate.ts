@@ -15,9 +15,10 @@ const config = loadFunctionConfig();
 const logger = new Logger({ serviceName: 'driftline-aggregate' });
 const dependencies: AggregateDependencies = {
   analyses: analysisById,
-  store: createStateStore(config, (blobKey, error) =>
-    logger.warn('could not delete a replaced state blob', { blobKey, error }),
-  ),
+  store: createStateStore(config, {
+    onOrphan: (blobKey, error) => logger.warn('could not delete a replaced state blob', { blobKey, error }),
+    onStaleRead: (details) => logger.warn('a stale read was refused; the work is retried', details),
+  }),
   publisher: createKafkaPublisher(createKafka(config.kafka, { clientId: 'driftline-aggregate' })),
   topics: { clean: config.topics.clean, dead: config.topics.dead },
   bucketSeconds: config.bucketSeconds,

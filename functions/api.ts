@@ -12,9 +12,10 @@ const config = loadFunctionConfig();
 const logger = new Logger({ serviceName: 'driftline-api' });
 const log = (message: string, details: Record<string, unknown>) => logger.error(message, details);
 const dependencies: ApiDependencies = {
-  store: createStateStore(config, (blobKey, error) =>
-    logger.warn('could not delete a replaced state blob', { blobKey, error }),
-  ),
+  store: createStateStore(config, {
+    onOrphan: (blobKey, error) => logger.warn('could not delete a replaced state blob', { blobKey, error }),
+    onStaleRead: (details) => logger.warn('a stale read was refused; the work is retried', details),
+  }),
   reference: createReferenceLoader({
     source: createS3ObjectSource(createS3Client(config.aws)),
     bucket: config.datasetBucket,

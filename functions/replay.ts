@@ -13,9 +13,10 @@ import { continuationEvent, decodeReplayEvent } from '../shared/pipeline/replay-
 const config = loadFunctionConfig();
 const logger = new Logger({ serviceName: 'driftline-replay' });
 const publisher = createKafkaPublisher(createKafka(config.kafka, { clientId: 'driftline-replay' }));
-const store = createStateStore(config, (blobKey, error) =>
-  logger.warn('could not delete a replaced state blob', { blobKey, error }),
-);
+const store = createStateStore(config, {
+  onOrphan: (blobKey, error) => logger.warn('could not delete a replaced state blob', { blobKey, error }),
+  onStaleRead: (details) => logger.warn('a stale read was refused; the work is retried', details),
+});
 const source = createS3ObjectSource(createS3Client(config.aws));
 const lambda = createLambdaClient(config.aws);
 

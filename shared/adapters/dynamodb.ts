@@ -14,7 +14,13 @@ import {
 import { z } from 'zod';
 import type { FunctionConfig } from '../config.ts';
 import type { Json } from '../core/analysis.ts';
-import type { ItemKey, ItemStore, StoredItem, WriteCondition } from '../pipeline/ports.ts';
+import {
+  type ItemKey,
+  type ItemStore,
+  RetryableError,
+  type StoredItem,
+  type WriteCondition,
+} from '../pipeline/ports.ts';
 
 export function createDynamoDbClient(
   aws: Pick<FunctionConfig['aws'], 'region' | 'dynamodbEndpoint'>,
@@ -59,17 +65,46 @@ function isExpired(item: StoredItem, nowSeconds: number): boolean {
   return item.expiresAt !== undefined && item.expiresAt < nowSeconds;
 }
 
-export function createDynamoDbItemStore(client: DynamoDBClient, tableName: string): ItemStore {
+/** Versions this process wrote last, per item; bounded (the oldest are forgotten first). */
+const REMEMBERED_WRITES = 20_000;
+
+export function createDynamoDbItemStore(
+  client: DynamoDBClient,
+  tableName: string,
+  options: { readonly onStaleRead?: (details: Record<string, unknown>) => void } = {},
+): ItemStore {
   const keyOf = (key: ItemKey) => ({ pk: { S: key.pk }, sk: { S: key.sk } });
+  // Read-your-writes check. Every exactly-once guarantee here rests on "a consistent read returns
+  // the last acknowledged write": a read older than a write this very process made would let the
+  // next conditional write build on stale state and lose counts. DynamoDB never does that; the
+  // local emulator (dynalite) was seen doing it for items of ~200 KB on a busy machine (README,
+  // "State of any size"). The check costs a map lookup and turns such a lapse into a retry.
+  const lastWrite = new Map<string, { readonly version: number; readonly expiresAt: number | undefined }>();
+  const identity = (key: ItemKey) => `${key.pk}\u0000${key.sk}`;
   return {
     async get(key) {
       const result = await client.send(
         new GetItemCommand({ TableName: tableName, Key: keyOf(key), ConsistentRead: true }),
       );
-      if (!result.Item) return undefined;
-      const item = toItem(result.Item);
+      const item = result.Item ? toItem(result.Item) : undefined;
+      const nowSeconds = Date.now() / 1000;
+      const written = lastWrite.get(identity(key));
+      // An item this process wrote with a TTL that has passed may be gone for good: no check.
+      const mayBeGone = written?.expiresAt !== undefined && written.expiresAt < nowSeconds;
+      if (written !== undefined && !mayBeGone && (item?.version ?? 0) < written.version) {
+        options.onStaleRead?.({
+          pk: key.pk,
+          sk: key.sk,
+          read: item?.version ?? null,
+          written: written.version,
+        });
+        throw new RetryableError(
+          `stale read of ${key.pk}/${key.sk}: version ${item?.version ?? 'none'} after this process wrote version ${written.version}`,
+        );
+      }
+      if (!item) return undefined;
       // TTL deletion is lazy on AWS and absent locally: an expired item counts as gone.
-      return isExpired(item, Date.now() / 1000) ? undefined : item;
+      return isExpired(item, nowSeconds) ? undefined : item;
     },
 
     async put(item, condition?: WriteCondition) {
@@ -94,6 +129,13 @@ export function createDynamoDbItemStore(client: DynamoDBClient, tableName: strin
               : {}),
           }),
         );
+        const id = identity(item);
+        lastWrite.delete(id);
+        lastWrite.set(id, { version: item.version, expiresAt: item.expiresAt });
+        if (lastWrite.size > REMEMBERED_WRITES) {
+          const oldest = lastWrite.keys().next().value;
+          if (oldest !== undefined) lastWrite.delete(oldest);
+        }
         return true;
       } catch (error) {
         if (error instanceof ConditionalCheckFailedException) return false;

@@ -8,13 +8,28 @@ import type { ItemStore } from '../pipeline/ports.ts';
 import { createDynamoDbClient, createDynamoDbItemStore } from './dynamodb.ts';
 import { createS3BlobStore, createS3Client } from './s3.ts';
 
+/** What the store tells its owner about (to log); neither stops it. */
+export interface StateStoreWarnings {
+  /** A replaced blob could not be deleted: wasted space only. */
+  readonly onOrphan?: (blobKey: string, error: unknown) => void;
+  /** A read older than this process's own last write, refused and retried (see dynamodb.ts). */
+  readonly onStaleRead?: (details: Record<string, unknown>) => void;
+}
+
 export function createStateStore(
   config: Pick<FunctionConfig, 'aws' | 'stateTable' | 'stateBucket' | 'stateInlineMaxBytes'>,
-  onOrphan?: (blobKey: string, error: unknown) => void,
+  warnings: StateStoreWarnings = {},
 ): ItemStore {
   return withBlobOverflow(
-    createDynamoDbItemStore(createDynamoDbClient(config.aws), config.stateTable),
+    createDynamoDbItemStore(
+      createDynamoDbClient(config.aws),
+      config.stateTable,
+      warnings.onStaleRead ? { onStaleRead: warnings.onStaleRead } : {},
+    ),
     createS3BlobStore(createS3Client(config.aws), config.stateBucket),
-    { inlineMaxBytes: config.stateInlineMaxBytes, ...(onOrphan ? { onOrphan } : {}) },
+    {
+      inlineMaxBytes: config.stateInlineMaxBytes,
+      ...(warnings.onOrphan ? { onOrphan: warnings.onOrphan } : {}),
+    },
   );
 }

@@ -281,6 +281,48 @@ describe('the local MSK trigger', () => {
     expect(Object.values(await committedOffsets(groupId, topic))).toEqual(['100', '100', '100', '100']);
   });
 
+  it('under load (records arriving while full buffers are paused) delivers every offset once, in order, without gaps', async () => {
+    // The shape of a full-speed replay: 200,000 records produced while the trigger consumes, events
+    // of up to 10,000 records that take a while, so that buffers fill, pause and resume many times.
+    const partitions = 10;
+    const total = 200_000;
+    const topic = await createTopic(partitions);
+    const delivered = new Map<number, number[]>();
+    let events = 0;
+    const trigger = await startTrigger({
+      topic,
+      batchSize: 10_000,
+      invoke: async (event) => {
+        events++;
+        for (const record of recordsOf(event)) {
+          const offsets = delivered.get(record.partition) ?? [];
+          offsets.push(record.offset);
+          delivered.set(record.partition, offsets);
+        }
+        await sleep(20 + (recordsOf(event).length % 7) * 30);
+      },
+    });
+    for (let from = 0; from < total; from += 5_000) {
+      await produce(topic, numberedMessages(from, 5_000, partitions));
+    }
+    await pollUntil(
+      async () =>
+        trigger.stats().partitions.length === partitions &&
+        trigger.stats().partitions.every((partition) => partition.committedOffset === total / partitions)
+          ? true
+          : undefined,
+      { timeoutMs: 120_000, intervalMs: 200, what: `${total} records committed` },
+    );
+
+    expect(events).toBeGreaterThan(20);
+    for (let partition = 0; partition < partitions; partition++) {
+      const offsets = delivered.get(partition) ?? [];
+      const gaps = offsets.filter((offset, index) => offset !== index).slice(0, 5);
+      expect(gaps, `partition ${partition}: first offsets out of place`).toEqual([]);
+      expect(offsets).toHaveLength(total / partitions);
+    }
+  }, 300_000);
+
   it('waits for the batching window: a handful of records arrives as one event, about 500 ms later', async () => {
     const topic = await createTopic(4);
     const arrivals: { event: MskTriggerEvent; at: number }[] = [];
