@@ -6,21 +6,18 @@
  */
 import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { type LambdaHandler, type RunningRuntime, startPipelineRuntime } from '../../localstack/runtime.ts';
+import type { LambdaHandler, RunningRuntime } from '../../localstack/runtime.ts';
 import { encodeNotificationKey } from '../../localstack/s3-notifications.ts';
 import { PROJECT_ROOT } from '../../localstack/service-definition.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
-import { generateDt } from '../../shared/analyses/dt/generator.ts';
-import { runtimeDiagnostics } from '../support/runtime-diagnostics.ts';
 import { pollUntil, pollWhileProgressing, stackClients } from '../support/stack-clients.ts';
+import { startTestRuntime, type TestRuntime, writeTelescopeCsv } from '../support/test-runtime.ts';
 
 const execFileAsync = promisify(execFile);
 const stack = inject('stack');
@@ -83,12 +80,11 @@ async function getJson(url: string): Promise<unknown> {
 describe('the dt pipeline on the local stack', () => {
   let workDir = '';
   let runtime: RunningRuntime;
-  const diagnostics = runtimeDiagnostics();
+  let test: TestRuntime;
   let aggregateCalls = 0;
   let injectedFailures = 0;
 
   beforeAll(async () => {
-    workDir = await mkdtemp(join(tmpdir(), 'driftline-dt-'));
     // Fail the 3rd aggregate invocation *after* it has written state and published its summary:
     // the hardest retry, where everything must be recognised as already applied.
     const wrapHandler = (functionId: string, handler: LambdaHandler): LambdaHandler =>
@@ -105,28 +101,17 @@ describe('the dt pipeline on the local stack', () => {
             }
             return result;
           };
-    runtime = await startPipelineRuntime({
-      stack,
-      cacheDir: join(workDir, 'cache'),
-      apiPort: 0,
-      environment: { DRIFTLINE_REPLAY_RATE: '0' },
-      wrapHandler,
-      log: diagnostics.log,
-    });
-    diagnostics.attach(runtime);
+    test = await startTestRuntime(stack, 'dt', { wrapHandler });
+    ({ runtime, workDir } = test);
   });
 
   afterAll(async () => {
-    await runtime?.stop();
-    await rm(workDir, { recursive: true, force: true });
+    await test?.stop();
   });
 
   it('matches driftline analyze exactly, with a retried batch and a duplicated S3 event', async () => {
     const file = join(workDir, 'telescope.csv');
-    await pipeline(
-      Readable.from(generateDt({ rows: ROWS, seed: 20261121, format: 'csv' })),
-      createWriteStream(file),
-    );
+    await writeTelescopeCsv(file, ROWS, 20261121);
     const key = `dt/it-${Date.now()}/telescope run.csv`;
 
     const etag = await putObjectFromFile(clients.s3, { bucket: stack.datasetBucket, key, file });
@@ -171,7 +156,7 @@ describe('the dt pipeline on the local stack', () => {
         timeoutMs: 600_000,
         intervalMs: 500,
         what: `the state of ${run} to reach ${ROWS} rows`,
-        explain: diagnostics.explain,
+        explain: test.explain,
       },
     );
 
@@ -267,7 +252,7 @@ describe('the dt pipeline on the local stack', () => {
         timeoutMs: 60_000,
         intervalMs: 300,
         what: 'the rows with errors to be aggregated',
-        explain: diagnostics.explain,
+        explain: test.explain,
       },
     );
     expect(summary.rejectedRows).toBe(3);

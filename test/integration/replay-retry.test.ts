@@ -4,20 +4,14 @@
  * checkpoint (not find it "held" by the failed attempt and give up), and the rows the failed attempt
  * sent after that checkpoint, sent again, must not be counted twice.
  */
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { type LambdaHandler, type RunningRuntime, startPipelineRuntime } from '../../localstack/runtime.ts';
+import type { LambdaHandler } from '../../localstack/runtime.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
-import { generateDt } from '../../shared/analyses/dt/generator.ts';
-import { runtimeDiagnostics } from '../support/runtime-diagnostics.ts';
 import { pollUntil, stackClients } from '../support/stack-clients.ts';
+import { startTestRuntime, type TestRuntime, writeTelescopeCsv } from '../support/test-runtime.ts';
 
 const stack = inject('stack');
 const clients = stackClients(stack);
@@ -39,14 +33,11 @@ async function getJson(url: string): Promise<unknown> {
 }
 
 describe('a replay that fails half-way', () => {
-  let workDir = '';
-  let runtime: RunningRuntime;
-  const diagnostics = runtimeDiagnostics();
+  let test: TestRuntime;
   const replayRequestIds: string[] = [];
   let injected = 0;
 
   beforeAll(async () => {
-    workDir = await mkdtemp(join(tmpdir(), 'driftline-retry-'));
     // The first replay attempt dies at its second checkpoint: after the rows up to it were sent,
     // before the checkpoint was written. (Replay asks for the time left when it takes its lease
     // and twice per checkpoint; the fourth question is the second checkpoint's.)
@@ -70,28 +61,17 @@ describe('a replay that fails half-way', () => {
             };
             return handler(event, failing);
           };
-    runtime = await startPipelineRuntime({
-      stack,
-      cacheDir: join(workDir, 'cache'),
-      apiPort: 0,
-      environment: { DRIFTLINE_REPLAY_RATE: '0' },
-      wrapHandler,
-      log: diagnostics.log,
-    });
-    diagnostics.attach(runtime);
+    test = await startTestRuntime(stack, 'retry', { wrapHandler });
   });
 
   afterAll(async () => {
-    await runtime?.stop();
-    await rm(workDir, { recursive: true, force: true });
+    await test?.stop();
   });
 
   it('is resumed by the retry, which keeps the request id, and no row is counted twice', async () => {
-    const file = join(workDir, 'telescope.csv');
-    await pipeline(
-      Readable.from(generateDt({ rows: ROWS, seed: 77, format: 'csv' })),
-      createWriteStream(file),
-    );
+    const { runtime, explain } = test;
+    const file = join(test.workDir, 'telescope.csv');
+    await writeTelescopeCsv(file, ROWS, 77);
     const key = KEY;
     const etag = await putObjectFromFile(clients.s3, {
       bucket: stack.datasetBucket,
@@ -111,7 +91,7 @@ describe('a replay that fails half-way', () => {
         timeoutMs: 120_000,
         intervalMs: 250,
         what: `the replay of ${key} to finish`,
-        explain: diagnostics.explain,
+        explain,
       },
     );
     const summaryUrl = `${runtime.apiUrl}/api/v1/analyses/dt/summary?run=${encodeURIComponent(run)}`;
@@ -120,7 +100,7 @@ describe('a replay that fails half-way', () => {
         const body = summarySchema.parse(await getJson(summaryUrl));
         return body.rows >= ROWS ? body : undefined;
       },
-      { timeoutMs: 120_000, intervalMs: 250, what: `${ROWS} rows aggregated`, explain: diagnostics.explain },
+      { timeoutMs: 120_000, intervalMs: 250, what: `${ROWS} rows aggregated`, explain },
     );
 
     expect(injected).toBe(1);

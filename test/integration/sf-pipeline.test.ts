@@ -9,18 +9,16 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { type RunningRuntime, startPipelineRuntime } from '../../localstack/runtime.ts';
+import type { RunningRuntime } from '../../localstack/runtime.ts';
 import { PROJECT_ROOT } from '../../localstack/service-definition.ts';
 import { createDynamoDbItemStore } from '../../shared/adapters/dynamodb.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
-import { runtimeDiagnostics } from '../support/runtime-diagnostics.ts';
 import { pollUntil, pollWhileProgressing, stackClients } from '../support/stack-clients.ts';
+import { startTestRuntime, type TestRuntime } from '../support/test-runtime.ts';
 
 const execFileAsync = promisify(execFile);
 const stack = inject('stack');
@@ -83,23 +81,14 @@ const summaryResponse = z.object({
 });
 
 describe.skipIf(!haveData)(`the sf pipeline on the local stack (needs ${dataDir})`, () => {
-  let workDir = '';
   let runtime: RunningRuntime;
-  const diagnostics = runtimeDiagnostics();
-  const explain = diagnostics.explain;
+  let test: TestRuntime;
+  const explain = () => test.explain();
 
   beforeAll(async () => {
-    workDir = await mkdtemp(join(tmpdir(), 'driftline-sf-'));
-    runtime = await startPipelineRuntime({
-      stack,
-      cacheDir: join(workDir, 'cache'),
-      apiPort: 0,
-      environment: { DRIFTLINE_REPLAY_RATE: '0' },
-      // The source job: maxOffsetsPerTrigger = 200, started on data already in the topic.
-      kafkaTriggers: { batchSize: 200, paused: true },
-      log: diagnostics.log,
-    });
-    diagnostics.attach(runtime);
+    // The source job: maxOffsetsPerTrigger = 200, started on data already in the topic.
+    test = await startTestRuntime(stack, 'sf', { kafkaTriggers: { batchSize: 200, paused: true } });
+    ({ runtime } = test);
     await putObjectFromFile(clients.s3, {
       bucket: stack.datasetBucket,
       key: 'sf/radio_code.json',
@@ -108,8 +97,7 @@ describe.skipIf(!haveData)(`the sf pipeline on the local stack (needs ${dataDir}
   });
 
   afterAll(async () => {
-    await runtime?.stop();
-    await rm(workDir, { recursive: true, force: true });
+    await test?.stop();
   });
 
   it('one partition, batches of 200: each batch equals the offline run with --batch-rows 200', async () => {
