@@ -20,9 +20,32 @@ export function uplotChart(
   height: number,
 ): Attachment<HTMLElement> {
   return (node) => {
-    const chart = untrack(() => new uPlot({ ...options(), width: widthOf(node), height }, data(), node));
+    const built = untrack(options);
+    // The legend shows the values under the cursor, and the latest values when there is no cursor
+    // (pointer elsewhere, or a phone, which has no hover): the numbers are readable without hovering.
+    const showLatestUnlessHovered = (u: uPlot) => {
+      const points = u.data[0]?.length ?? 0;
+      if (points > 0 && (u.cursor.left === undefined || u.cursor.left < 0)) u.setLegend({ idx: points - 1 });
+    };
+    const chart = untrack(
+      () =>
+        new uPlot(
+          {
+            ...built,
+            width: widthOf(node),
+            height,
+            hooks: {
+              ...built.hooks,
+              setCursor: [...(built.hooks?.setCursor ?? []), showLatestUnlessHovered],
+            },
+          },
+          data(),
+          node,
+        ),
+    );
     $effect(() => {
       chart.setData(data());
+      showLatestUnlessHovered(chart);
     });
     let width = widthOf(node);
     const observer =
@@ -69,12 +92,22 @@ export function barSeries(label: string, colour: string, fill = `${colour}cc`): 
     fill,
     width: 1,
     points: { show: false },
+    value: legendValue,
     paths: uPlot.paths.bars?.({ size: [1, 100], gap: 0, align: 0 }),
   };
 }
 
+const wholeNumber = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+const smallNumber = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
+
+/** A legend value: grouped digits, no decimals that only add noise (1,980 rows/s, not 1,979.884). */
+export function legendValue(_u: uPlot, value: number | null): string {
+  if (value === null || !Number.isFinite(value)) return '–';
+  return Math.abs(value) >= 100 ? wholeNumber.format(value) : smallNumber.format(value);
+}
+
 export function lineSeries(label: string, colour: string, extra: uPlot.Series = {}): uPlot.Series {
-  return { label, stroke: colour, width: 2, points: { show: false }, ...extra };
+  return { label, stroke: colour, width: 2, points: { show: false }, value: legendValue, ...extra };
 }
 
 const clockTime = new Intl.DateTimeFormat('en-GB', {
