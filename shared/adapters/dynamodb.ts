@@ -14,6 +14,7 @@ import {
 import { z } from 'zod';
 import type { FunctionConfig } from '../config.ts';
 import type { Json } from '../core/analysis.ts';
+import { setRecent } from '../core/recent-map.ts';
 import {
   type ItemKey,
   type ItemStore,
@@ -21,6 +22,7 @@ import {
   type StoredItem,
   type WriteCondition,
 } from '../pipeline/ports.ts';
+import { itemIdentity } from '../pipeline/state-keys.ts';
 
 export function createDynamoDbClient(
   aws: Pick<FunctionConfig['aws'], 'region' | 'dynamodbEndpoint'>,
@@ -80,7 +82,6 @@ export function createDynamoDbItemStore(
   // local emulator (dynalite) was seen doing it for items of ~200 KB on a busy machine (README,
   // "State of any size"). The check costs a map lookup and turns such a lapse into a retry.
   const lastWrite = new Map<string, { readonly version: number; readonly expiresAt: number | undefined }>();
-  const identity = (key: ItemKey) => `${key.pk}\u0000${key.sk}`;
   return {
     async get(key) {
       const result = await client.send(
@@ -88,7 +89,7 @@ export function createDynamoDbItemStore(
       );
       const item = result.Item ? toItem(result.Item) : undefined;
       const nowSeconds = Date.now() / 1000;
-      const written = lastWrite.get(identity(key));
+      const written = lastWrite.get(itemIdentity(key));
       // An item this process wrote with a TTL that has passed may be gone for good: no check.
       const mayBeGone = written?.expiresAt !== undefined && written.expiresAt < nowSeconds;
       if (written !== undefined && !mayBeGone && (item?.version ?? 0) < written.version) {
@@ -129,13 +130,12 @@ export function createDynamoDbItemStore(
               : {}),
           }),
         );
-        const id = identity(item);
-        lastWrite.delete(id);
-        lastWrite.set(id, { version: item.version, expiresAt: item.expiresAt });
-        if (lastWrite.size > REMEMBERED_WRITES) {
-          const oldest = lastWrite.keys().next().value;
-          if (oldest !== undefined) lastWrite.delete(oldest);
-        }
+        setRecent(
+          lastWrite,
+          itemIdentity(item),
+          { version: item.version, expiresAt: item.expiresAt },
+          REMEMBERED_WRITES,
+        );
         return true;
       } catch (error) {
         if (error instanceof ConditionalCheckFailedException) return false;

@@ -16,8 +16,10 @@
  * its two reads) reads the item again.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Json } from '../core/analysis.ts';
+import { isJsonObject, type Json } from '../core/analysis.ts';
+import { setRecent } from '../core/recent-map.ts';
 import type { BlobStore, ItemKey, ItemStore, StoredItem, WriteCondition } from './ports.ts';
+import { itemIdentity } from './state-keys.ts';
 
 /** The pointer payload's single field; nothing else stores an object with this key. */
 const POINTER_FIELD = 'driftline.blob';
@@ -54,15 +56,11 @@ export class MissingBlobError extends Error {
 }
 
 function pointerOf(payload: Json): BlobPointer | undefined {
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
+  if (!isJsonObject(payload)) return undefined;
   const pointer = payload[POINTER_FIELD];
-  if (typeof pointer !== 'object' || pointer === null || Array.isArray(pointer)) return undefined;
+  if (!isJsonObject(pointer)) return undefined;
   const { key, bytes } = pointer;
   return typeof key === 'string' && typeof bytes === 'number' ? { key, bytes } : undefined;
-}
-
-function identity(key: ItemKey): string {
-  return `${key.pk}\u0000${key.sk}`;
 }
 
 /**
@@ -71,7 +69,7 @@ function identity(key: ItemKey): string {
  * any character), one object per written version.
  */
 function blobKeyFor(item: StoredItem, id: string): string {
-  const folder = createHash('sha256').update(identity(item)).digest('hex').slice(0, 32);
+  const folder = createHash('sha256').update(itemIdentity(item)).digest('hex').slice(0, 32);
   const prefix = item.expiresAt === undefined ? 'items' : 'expiring';
   return `${prefix}/${folder}/${item.version}-${id}.json`;
 }
@@ -82,15 +80,8 @@ export function withBlobOverflow(inner: ItemStore, blobs: BlobStore, options: Ov
   }
   const newId = options.newId ?? randomUUID;
   const lastBlobOf = new Map<string, string | undefined>();
-  const remember = (key: ItemKey, blobKey: string | undefined) => {
-    const id = identity(key);
-    lastBlobOf.delete(id);
-    lastBlobOf.set(id, blobKey);
-    if (lastBlobOf.size > REMEMBERED_POINTERS) {
-      const oldest = lastBlobOf.keys().next().value;
-      if (oldest !== undefined) lastBlobOf.delete(oldest);
-    }
-  };
+  const remember = (key: ItemKey, blobKey: string | undefined) =>
+    setRecent(lastBlobOf, itemIdentity(key), blobKey, REMEMBERED_POINTERS);
   const deleteQuietly = async (blobKey: string) => {
     try {
       await blobs.delete(blobKey);
@@ -146,7 +137,7 @@ export function withBlobOverflow(inner: ItemStore, blobs: BlobStore, options: Ov
     async put(item, condition?: WriteCondition) {
       const text = JSON.stringify(item.payload);
       const bytes = Buffer.byteLength(text, 'utf8');
-      const previousBlob = lastBlobOf.get(identity(item));
+      const previousBlob = lastBlobOf.get(itemIdentity(item));
       if (bytes <= options.inlineMaxBytes) {
         const written = await inner.put(item, condition);
         if (written) {

@@ -2,7 +2,7 @@
  * The read side of the state table, for the API: cumulative summaries (partition states merged on
  * read), time-bucket rollups, recent batch summaries, replay progress and pipeline health.
  */
-import type { AnyAnalysis, Json, JsonObject } from '../core/analysis.ts';
+import { type AnyAnalysis, isJsonObject, type Json, type JsonObject } from '../core/analysis.ts';
 import type { ItemStore, StoredItem } from './ports.ts';
 import { type ReplayProgress, readProgress } from './replay.ts';
 import { encodeBatchCursor, rollupBucketStart, sortableMs } from './state-keys.ts';
@@ -16,7 +16,7 @@ interface Accumulated {
 }
 
 function asObject(value: Json | undefined): JsonObject | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : undefined;
+  return isJsonObject(value) ? value : undefined;
 }
 
 function numberOf(value: Json | undefined): number {

@@ -11,6 +11,11 @@
  */
 import type { ItemKey } from './ports.ts';
 
+/** One string per item, for maps keyed by item (pk and sk may hold any character but NUL). */
+export function itemIdentity(key: ItemKey): string {
+  return `${key.pk}\u0000${key.sk}`;
+}
+
 /** Fixed-width epoch milliseconds, so that string order is time order. */
 export function sortableMs(ms: number): string {
   return Math.max(0, Math.floor(ms)).toString().padStart(15, '0');
