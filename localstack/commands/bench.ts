@@ -27,6 +27,7 @@ import { generateDt } from '../../shared/analyses/dt/generator.ts';
 import { dtAnalysis } from '../../shared/analyses/dt/index.ts';
 import { loadFunctionConfig } from '../../shared/config.ts';
 import type { RecordInput } from '../../shared/core/analysis.ts';
+import { percentile } from '../../shared/core/statistics.ts';
 import { startPipelineRuntime } from '../runtime.ts';
 import { PROJECT_ROOT } from '../service-definition.ts';
 import { functionEnvironment, LOCAL_REGION, type StackInfo } from '../stack.ts';
@@ -49,11 +50,8 @@ function median(values: readonly number[]): number {
     : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
-function percentile(values: readonly number[], fraction: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return (
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))] ?? Number.NaN
-  );
+function percentileOrNaN(values: readonly number[], fraction: number): number {
+  return percentile(values, fraction) ?? Number.NaN;
 }
 
 function concat(chunks: readonly Uint8Array[]): Uint8Array {
@@ -210,13 +208,13 @@ async function benchPipeline(options: { quick: boolean; parts: Set<string> }) {
       await consumer.disconnect();
       results.latencyAt1000RowsPerSecond = {
         batches: oldest.length,
-        oldestRowMs: { p50: percentile(oldest, 0.5), p99: percentile(oldest, 0.99) },
-        newestRowMs: { p50: percentile(newest, 0.5), p99: percentile(newest, 0.99) },
+        oldestRowMs: { p50: percentileOrNaN(oldest, 0.5), p99: percentileOrNaN(oldest, 0.99) },
+        newestRowMs: { p50: percentileOrNaN(newest, 0.5), p99: percentileOrNaN(newest, 0.99) },
       };
       console.log(
         `lat   1000 rows/s for ${seconds} s, ${oldest.length} batches: produce → data_clean ` +
-          `p50 ${Math.round(percentile(oldest, 0.5))} ms, p99 ${Math.round(percentile(oldest, 0.99))} ms (oldest row of a batch); ` +
-          `p50 ${Math.round(percentile(newest, 0.5))} ms, p99 ${Math.round(percentile(newest, 0.99))} ms (newest row)`,
+          `p50 ${Math.round(percentileOrNaN(oldest, 0.5))} ms, p99 ${Math.round(percentileOrNaN(oldest, 0.99))} ms (oldest row of a batch); ` +
+          `p50 ${Math.round(percentileOrNaN(newest, 0.5))} ms, p99 ${Math.round(percentileOrNaN(newest, 0.99))} ms (newest row)`,
       );
     }
   } finally {

@@ -14,8 +14,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import type { FunctionConfig } from '../config.ts';
-import type { BlobStore } from '../pipeline/ports.ts';
-import type { ObjectSource } from '../pipeline/replay.ts';
+import type { BlobStore, ObjectSource } from '../pipeline/ports.ts';
 
 export function createS3Client(aws: Pick<FunctionConfig['aws'], 'region' | 's3Endpoint'>): S3Client {
   if (!aws.s3Endpoint) return new S3Client({ region: aws.region });

@@ -4,7 +4,7 @@
  * `{ name: byte[] }`.
  */
 import { z } from 'zod';
-import type { IncomingSlice } from './aggregate.ts';
+import { type BatchSlice, sliceOf } from './batch-slice.ts';
 
 const mskRecord = z.object({
   topic: z.string(),
@@ -26,31 +26,32 @@ export const mskEventSchema = z.object({
 
 export type MskEvent = z.infer<typeof mskEventSchema>;
 
-export function decodeMskEvent(event: unknown): IncomingSlice[] {
+function headersOf(record: MskEvent['records'][string][number]): Map<string, string> {
+  const headers = new Map<string, string>();
+  for (const header of record.headers) {
+    for (const [name, bytes] of Object.entries(header))
+      headers.set(name, Buffer.from(bytes).toString('utf8'));
+  }
+  return headers;
+}
+
+/** One slice per `topic-partition` list of the event, records in offset order. */
+export function decodeMskEvent(event: unknown): BatchSlice[] {
   const parsed = mskEventSchema.parse(event);
   return Object.values(parsed.records)
     .filter((records) => records.length > 0)
     .map((records) => {
       const first = records[0];
       const sorted = [...records].sort((a, b) => a.offset - b.offset);
-      return {
-        topic: first?.topic ?? '',
-        partition: first?.partition ?? 0,
-        records: sorted.map((record) => {
-          const headers = new Map<string, string>();
-          for (const header of record.headers) {
-            for (const [name, bytes] of Object.entries(header))
-              headers.set(name, Buffer.from(bytes).toString('utf8'));
-          }
-          return {
-            topic: record.topic,
-            partition: record.partition,
-            offset: record.offset,
-            timestampMs: record.timestamp,
-            value: record.value ? Buffer.from(record.value, 'base64') : new Uint8Array(0),
-            headers,
-          };
-        }),
-      };
+      return sliceOf(
+        first?.topic ?? '',
+        first?.partition ?? 0,
+        sorted.map((record) => ({
+          position: String(record.offset),
+          timestampMs: record.timestamp,
+          value: record.value ? Buffer.from(record.value, 'base64') : new Uint8Array(0),
+          headers: headersOf(record),
+        })),
+      );
     });
 }

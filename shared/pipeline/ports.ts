@@ -68,3 +68,17 @@ export interface BlobStore {
   get(key: string): Promise<Uint8Array | undefined>;
   delete(key: string): Promise<void>;
 }
+
+export interface ObjectInfo {
+  readonly size: number;
+  readonly etag: string;
+  /** User metadata (x-amz-meta-*), lower-case names. */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** Dataset objects (S3): read by replay, reconcile and the API's reference data. */
+export interface ObjectSource {
+  head(bucket: string, key: string): Promise<ObjectInfo>;
+  /** The object's bytes as stored (compressed if it is `.gz`). */
+  read(bucket: string, key: string): Promise<AsyncIterable<Uint8Array>>;
+}

@@ -3,6 +3,7 @@
  * read), time-bucket rollups, recent batch summaries, replay progress and pipeline health.
  */
 import { type AnyAnalysis, isJsonObject, type Json, type JsonObject } from '../core/analysis.ts';
+import { percentileOfSorted } from '../core/statistics.ts';
 import type { ItemStore, StoredItem } from './ports.ts';
 import { type ReplayProgress, readProgress } from './replay.ts';
 import { encodeBatchCursor, rollupBucketStart, sortableMs } from './state-keys.ts';
@@ -152,12 +153,6 @@ export async function replayProgressList(store: ItemStore): Promise<ReplayProgre
   return items.map(readProgress);
 }
 
-function percentile(sorted: readonly number[], fraction: number): number | null {
-  if (sorted.length === 0) return null;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
-  return sorted[index] ?? null;
-}
-
 /** Pipeline health over the last `windowMs`: from the recent batch summaries and replay progress. */
 export async function pipelineHealth(
   store: ItemStore,
@@ -216,8 +211,8 @@ export async function pipelineHealth(
     rejectedRows: rejected,
     rejectedByReason,
     latencyMs: {
-      p50: percentile(latencies, 0.5),
-      p99: percentile(latencies, 0.99),
+      p50: percentileOfSorted(latencies, 0.5) ?? null,
+      p99: percentileOfSorted(latencies, 0.99) ?? null,
       max: latencies.at(-1) ?? null,
     },
     lastBatchAtMs,

@@ -4,7 +4,7 @@
  * missing or malformed object is logged and summaries are served without it: never a failed request.
  */
 import type { AnyAnalysis, JsonObject } from '../core/analysis.ts';
-import type { ObjectSource } from './replay.ts';
+import type { ObjectSource } from './ports.ts';
 
 export type ReferenceLoader = (analysis: AnyAnalysis) => Promise<unknown>;
 

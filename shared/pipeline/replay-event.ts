@@ -3,7 +3,7 @@
  * continuation (`{ continueReplay: { bucket, key } }`) sent near the Lambda deadline.
  */
 import { z } from 'zod';
-import { decodeNotificationKey, type ReplayRequest } from './replay.ts';
+import type { ReplayRequest } from './replay.ts';
 
 const s3Notification = z.object({
   Records: z.array(
@@ -15,6 +15,11 @@ const s3Notification = z.object({
   ),
 });
 const continuation = z.object({ continueReplay: z.object({ bucket: z.string(), key: z.string() }) });
+
+/** Keys in S3 notifications arrive URL-encoded, with `+` for spaces. */
+export function decodeNotificationKey(key: string): string {
+  return decodeURIComponent(key.replace(/\+/g, ' '));
+}
 
 export function decodeReplayEvent(event: unknown): ReplayRequest[] {
   const resumed = continuation.safeParse(event);

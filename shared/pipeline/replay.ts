@@ -19,21 +19,8 @@ import type { AnyAnalysis, Json, JsonObject } from '../core/analysis.ts';
 import { ObjectFormatError } from '../core/analysis.ts';
 import { partitionForKey } from '../core/kafka-partitioner.ts';
 import { originHeaders } from '../core/record-headers.ts';
-import type { ItemStore, OutgoingMessage, Publisher, StoredItem } from './ports.ts';
+import type { ItemStore, ObjectSource, OutgoingMessage, Publisher, StoredItem } from './ports.ts';
 import { replayKey } from './state-keys.ts';
-
-export interface ObjectInfo {
-  readonly size: number;
-  readonly etag: string;
-  /** User metadata (x-amz-meta-*), lower-case names. */
-  readonly metadata: Readonly<Record<string, string>>;
-}
-
-export interface ObjectSource {
-  head(bucket: string, key: string): Promise<ObjectInfo>;
-  /** The object's bytes as stored (compressed if it is `.gz`). */
-  read(bucket: string, key: string): Promise<AsyncIterable<Uint8Array>>;
-}
 
 export interface ReplayRequest {
   readonly bucket: string;
@@ -203,11 +190,6 @@ export const LEASE_MS = 120_000;
 export function checkpointRowsFor(rowsPerRecord: number, partitions: number, rate: number): number {
   const forPacking = Math.max(10_000, rowsPerRecord * partitions * 2);
   return rate > 0 ? Math.max(1, Math.min(forPacking, Math.floor(rate * MAX_CHECKPOINT_SECONDS))) : forPacking;
-}
-
-/** Decoded S3 notification keys arrive form-encoded (`+` for spaces). */
-export function decodeNotificationKey(key: string): string {
-  return decodeURIComponent(key.replace(/\+/g, ' '));
 }
 
 async function* gunzipStream(input: AsyncIterable<Uint8Array>, onCompressedBytes: (bytes: number) => void) {

@@ -7,17 +7,18 @@
 import { createHash } from 'node:crypto';
 import type { Json } from '../../shared/core/analysis.ts';
 import { partitionForKey } from '../../shared/core/kafka-partitioner.ts';
-import type { IncomingRecord, IncomingSlice } from '../../shared/pipeline/aggregate.ts';
+import { type BatchSlice, type SliceRecord, sliceOf } from '../../shared/pipeline/batch-slice.ts';
 import type {
   BlobStore,
   ItemKey,
   ItemStore,
+  ObjectInfo,
+  ObjectSource,
   OutgoingMessage,
   Publisher,
   StoredItem,
   WriteCondition,
 } from '../../shared/pipeline/ports.ts';
-import type { ObjectInfo, ObjectSource } from '../../shared/pipeline/replay.ts';
 
 // --- clock -------------------------------------------------------------------------------------
 
@@ -321,16 +322,14 @@ export function topicLog(
   publisher: RecordingPublisher,
   topic: string,
   partitionCount = 10,
-): Map<number, IncomingRecord[]> {
-  const log = new Map<number, IncomingRecord[]>();
+): Map<number, SliceRecord[]> {
+  const log = new Map<number, SliceRecord[]>();
   for (const message of publisher.messages(topic)) {
     const partition =
       message.partition ?? (message.key === undefined ? 0 : partitionForKey(message.key, partitionCount));
     const records = log.get(partition) ?? [];
     records.push({
-      topic,
-      partition,
-      offset: records.length,
+      position: String(records.length),
       timestampMs: message.timestampMs,
       value: message.value,
       headers: new Map(Object.entries(message.headers)),
@@ -344,18 +343,18 @@ export function topicLog(
  * A topic's log cut into trigger slices: per partition (ascending), consecutive runs of at most
  * `maxRecords` records (default: the whole partition in one slice).
  */
-export function toIncomingSlices(
+export function toBatchSlices(
   publisher: RecordingPublisher,
   topic: string,
   options: { readonly maxRecords?: number; readonly partitionCount?: number } = {},
-): IncomingSlice[] {
+): BatchSlice[] {
   const maxRecords = options.maxRecords ?? Number.POSITIVE_INFINITY;
   const log = topicLog(publisher, topic, options.partitionCount);
-  const slices: IncomingSlice[] = [];
+  const slices: BatchSlice[] = [];
   for (const partition of [...log.keys()].sort((a, b) => a - b)) {
     const records = log.get(partition) ?? [];
     for (let start = 0; start < records.length; start += maxRecords) {
-      slices.push({ topic, partition, records: records.slice(start, start + maxRecords) });
+      slices.push(sliceOf(topic, partition, records.slice(start, start + maxRecords)));
     }
   }
   return slices;

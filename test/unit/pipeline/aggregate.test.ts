@@ -6,7 +6,7 @@ import type { Json, JsonObject } from '../../../shared/core/analysis.ts';
 import {
   type AggregateDependencies,
   aggregateSlices,
-  type IncomingSlice,
+  type BatchSlice,
 } from '../../../shared/pipeline/aggregate.ts';
 import { bucketSeries, cumulativeSummary, pipelineHealth } from '../../../shared/pipeline/query.ts';
 import { replayObject } from '../../../shared/pipeline/replay.ts';
@@ -15,7 +15,7 @@ import {
   InMemoryItemStore,
   InMemoryObjectSource,
   RecordingPublisher,
-  toIncomingSlices,
+  toBatchSlices,
   topicLog,
 } from '../../support/fakes.ts';
 import { asObject, concat, histogramOf } from '../dt/fixtures.ts';
@@ -164,7 +164,7 @@ interface Pipeline {
   readonly source: InMemoryObjectSource;
   readonly deps: AggregateDependencies;
   replay(key: string, lines: readonly string[], metadata?: Record<string, string>): Promise<string>;
-  aggregate(slices: readonly IncomingSlice[]): ReturnType<typeof aggregateSlices>;
+  aggregate(slices: readonly BatchSlice[]): ReturnType<typeof aggregateSlices>;
 }
 
 function pipeline(options: { bucketSeconds?: number; defaultAnalysis?: string } = {}): Pipeline {
@@ -234,7 +234,7 @@ describe('aggregateSlices: replayed data gives the reference totals', () => {
     const lines = csvLines(6_000, 60, true);
     const p = pipeline();
     const run = await p.replay('dt/whole.csv', lines);
-    const slices = toIncomingSlices(p.raw, RAW);
+    const slices = toBatchSlices(p.raw, RAW);
 
     // Act
     const outcomes = await p.aggregate(slices);
@@ -271,7 +271,7 @@ describe('aggregateSlices: replayed data gives the reference totals', () => {
       const lines = csvLines(3_000, 61, true);
       const p = pipeline();
       await p.replay('dt/sliced.csv', lines, { 'rows-per-record': rowsPerRecord });
-      const slices = toIncomingSlices(p.raw, RAW, { maxRecords });
+      const slices = toBatchSlices(p.raw, RAW, { maxRecords });
 
       // Act
       await p.aggregate(slices);
@@ -295,7 +295,7 @@ describe('aggregateSlices: exactly-once effect on state', () => {
     const lines = csvLines(3_000, 62, true);
     const p = pipeline();
     await p.replay('dt/retried.csv', lines);
-    const slices = toIncomingSlices(p.raw, RAW, { maxRecords: 20 });
+    const slices = toBatchSlices(p.raw, RAW, { maxRecords: 20 });
     await p.aggregate(slices);
     const storeBefore = p.store.snapshot();
     const firstSummaries = parsedTexts(p.out, CLEAN);
@@ -314,7 +314,8 @@ describe('aggregateSlices: exactly-once effect on state', () => {
     // again with the same id and body. Older batches sent again (a replay resend) publish nothing.
     const lastSliceKeys = new Set(
       [...new Map(slices.map((slice) => [slice.partition, slice])).values()].map(
-        (slice) => `${RAW}-${slice.partition}-${slice.records[0]?.offset}-${slice.records.at(-1)?.offset}`,
+        (slice) =>
+          `${RAW}-${slice.partition}-${slice.records[0]?.position}-${slice.records.at(-1)?.position}`,
       ),
     );
     const republished = p.out.messages(CLEAN).map((message) => message.key ?? '');
@@ -327,7 +328,7 @@ describe('aggregateSlices: exactly-once effect on state', () => {
       slices
         .map(
           (slice) =>
-            `${RAW}-${slice.partition}-${slice.records[0]?.offset}-${slice.records[slice.records.length - 1]?.offset}`,
+            `${RAW}-${slice.partition}-${slice.records[0]?.position}-${slice.records[slice.records.length - 1]?.position}`,
         )
         .sort(),
     );
@@ -341,17 +342,17 @@ describe('aggregateSlices: exactly-once effect on state', () => {
     await p.replay('dt/resliced.csv', lines, { 'rows-per-record': '3' });
     const firstHalf = [...topicLog(p.raw, RAW).entries()].flatMap(([partition, records]) => {
       const half = records.slice(0, Math.floor(records.length / 2));
-      const slices: IncomingSlice[] = [];
+      const slices: BatchSlice[] = [];
       for (let start = 0; start < half.length; start += 40)
-        slices.push({ topic: RAW, partition, records: half.slice(start, start + 40) });
+        slices.push({ source: RAW, partition, records: half.slice(start, start + 40) });
       return slices;
     });
     await p.aggregate(firstHalf);
 
     // Act
-    await p.aggregate(toIncomingSlices(p.raw, RAW, { maxRecords: 67 }));
+    await p.aggregate(toBatchSlices(p.raw, RAW, { maxRecords: 67 }));
     const stateAfter = stateItems(p.store);
-    await p.aggregate(toIncomingSlices(p.raw, RAW, { maxRecords: 29 }));
+    await p.aggregate(toBatchSlices(p.raw, RAW, { maxRecords: 29 }));
 
     // Assert
     const cumulative = await cumulativeSummary(p.store, dtAnalysis, undefined);
@@ -368,7 +369,7 @@ describe('aggregateSlices: exactly-once effect on state', () => {
     const clean = pipeline();
     const failing = pipeline();
     for (const p of [clean, failing]) await p.replay('dt/flaky.csv', lines);
-    const slices = toIncomingSlices(clean.raw, RAW, { maxRecords: 50 });
+    const slices = toBatchSlices(clean.raw, RAW, { maxRecords: 50 });
     await clean.aggregate(slices);
     failing.out.failNext(CLEAN, 1, { succeedFirst: 3 });
 
@@ -398,7 +399,7 @@ describe('aggregateSlices: exactly-once effect on state', () => {
     const clean = pipeline();
     const failing = pipeline();
     for (const p of [clean, failing]) await p.replay('dt/crash.csv', lines);
-    const slices = toIncomingSlices(clean.raw, RAW, { maxRecords: 50 });
+    const slices = toBatchSlices(clean.raw, RAW, { maxRecords: 50 });
     await clean.aggregate(slices);
     failing.store.failNext('put', { when: (key) => key.pk === 'state#dt' && (key.sk ?? '').endsWith('#3') });
 
@@ -416,7 +417,7 @@ describe('aggregateSlices: exactly-once effect on state', () => {
     const lines = csvLines(12_000, 66);
     const p = pipeline();
     await crashAndResume(p, lines);
-    const slices = toIncomingSlices(p.raw, RAW, { maxRecords: 1 });
+    const slices = toBatchSlices(p.raw, RAW, { maxRecords: 1 });
 
     // Act
     await p.aggregate(slices);
@@ -439,7 +440,7 @@ describe('aggregateSlices: exactly-once effect on state', () => {
     const lines = csvLines(12_000, 66);
     const p = pipeline();
     await crashAndResume(p, lines);
-    const slices = toIncomingSlices(p.raw, RAW);
+    const slices = toBatchSlices(p.raw, RAW);
 
     // Act
     await p.aggregate(slices);
@@ -469,9 +470,9 @@ describe('aggregateSlices: exactly-once effect on state', () => {
 
     // Act
     await expect(
-      p.aggregate([{ topic: RAW, partition: 3, records: partitionLog.slice(0, 20) }]),
+      p.aggregate([{ source: RAW, partition: 3, records: partitionLog.slice(0, 20) }]),
     ).rejects.toThrow(/injected put failure/);
-    await p.aggregate([{ topic: RAW, partition: 3, records: partitionLog.slice(0, 40) }]);
+    await p.aggregate([{ source: RAW, partition: 3, records: partitionLog.slice(0, 40) }]);
 
     // Assert
     const cumulative = await cumulativeSummary(p.store, dtAnalysis, undefined);
@@ -520,7 +521,7 @@ describe('aggregateSlices: rejected rows', () => {
     const p = pipeline();
     const run = await p.replay('dt/dirty.csv', lines, { 'rows-per-record': '4' });
     const log = topicLog(p.raw, RAW);
-    const slices = toIncomingSlices(p.raw, RAW, { maxRecords: 30 });
+    const slices = toBatchSlices(p.raw, RAW, { maxRecords: 30 });
 
     // Act
     const outcomes = await p.aggregate(slices);
@@ -561,14 +562,12 @@ describe('aggregateSlices: rejected rows', () => {
     expect(asObject(cumulative.summary).rejected_by_reason).toEqual(expected.rejected);
   });
 
-  function plainSlice(values: readonly string[], headers: Record<string, string> = {}): IncomingSlice {
+  function plainSlice(values: readonly string[], headers: Record<string, string> = {}): BatchSlice {
     return {
-      topic: RAW,
+      source: RAW,
       partition: 2,
       records: values.map((value, offset) => ({
-        topic: RAW,
-        partition: 2,
-        offset: 100 + offset,
+        position: String(100 + offset),
         timestampMs: 1_700_000_000_000,
         value: Buffer.from(value),
         headers: new Map(Object.entries(headers)),
@@ -643,7 +642,10 @@ describe('aggregateSlices: rejected rows', () => {
     });
     const later = {
       ...plainSlice(PLAIN_ROWS),
-      records: plainSlice(PLAIN_ROWS).records.map((record) => ({ ...record, offset: record.offset + 10 })),
+      records: plainSlice(PLAIN_ROWS).records.map((record) => ({
+        ...record,
+        position: String(Number(record.position) + 10),
+      })),
     };
 
     // Act: the first event twice (a retry), then a later one.
@@ -687,7 +689,7 @@ describe('aggregateSlices: rollups and runs', () => {
     const lines = csvLines(4_000, 69, true);
     const p = pipeline({ bucketSeconds: 1 });
     await p.replay('dt/buckets.csv', lines, { 'rows-per-record': '5', rate: '1000' });
-    const slices = toIncomingSlices(p.raw, RAW, { maxRecords: 25 });
+    const slices = toBatchSlices(p.raw, RAW, { maxRecords: 25 });
 
     // Act
     await p.aggregate(slices);
@@ -717,7 +719,7 @@ describe('aggregateSlices: rollups and runs', () => {
     const p = pipeline();
     const runA = await p.replay('dt/a.csv', linesA);
     const runB = await p.replay('dt/b.csv', linesB);
-    const slices = toIncomingSlices(p.raw, RAW);
+    const slices = toBatchSlices(p.raw, RAW);
 
     // Act
     const outcomes = await p.aggregate(slices);
@@ -746,7 +748,7 @@ describe('aggregateSlices: rollups and runs', () => {
     const lines = csvLines(1_000, 72);
     const p = pipeline();
     await p.replay('dt/progress.csv', lines, { 'rows-per-record': '2' });
-    const slices = toIncomingSlices(p.raw, RAW, { maxRecords: 10 });
+    const slices = toBatchSlices(p.raw, RAW, { maxRecords: 10 });
     p.clock.advance(1_500);
 
     // Act
@@ -758,7 +760,7 @@ describe('aggregateSlices: rollups and runs', () => {
     // Partitions are processed concurrently: match each summary to its slice by batch id.
     const sliceById = new Map(
       slices.map((slice) => [
-        `${RAW}-${slice.partition}-${slice.records[0]?.offset}-${slice.records.at(-1)?.offset}`,
+        `${RAW}-${slice.partition}-${slice.records[0]?.position}-${slice.records.at(-1)?.position}`,
         slice,
       ]),
     );
@@ -776,8 +778,8 @@ describe('aggregateSlices: rollups and runs', () => {
         progress: {
           numInputRows: rows,
           numInputRecords: slice?.records.length,
-          startOffset: slice?.records[0]?.offset,
-          endOffset: slice?.records.at(-1)?.offset,
+          startOffset: Number(slice?.records[0]?.position),
+          endOffset: Number(slice?.records.at(-1)?.position),
           lagMs: { min: 1_500, max: 1_500, avg: 1_500 },
         },
       });

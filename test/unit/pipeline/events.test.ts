@@ -78,19 +78,17 @@ describe('decodeMskEvent', () => {
     const slices = decodeMskEvent(mskEventFixture());
 
     // Assert
-    expect(slices.map((slice) => [slice.topic, slice.partition, slice.records.length])).toEqual([
+    expect(slices.map((slice) => [slice.source, slice.partition, slice.records.length])).toEqual([
       ['data_raw', 0, 2],
       ['data_raw', 7, 2],
     ]);
     const [p0, p7] = slices;
-    expect(p0?.records.map((record) => record.offset)).toEqual([15, 16]);
+    expect(p0?.records.map((record) => record.position)).toEqual(['15', '16']);
     const first = p0?.records[0];
     expect(Buffer.from(first?.value ?? []).toString('utf8')).toBe(
       '2,0,5,3387200947,100,10\n2,1,128,3387200947,101,0',
     );
     expect(first?.timestampMs).toBe(1_700_000_000_200);
-    expect(first?.topic).toBe('data_raw');
-    expect(first?.partition).toBe(0);
     expect(Object.fromEntries(first?.headers ?? [])).toEqual({
       'driftline-analysis': 'dt',
       'driftline-run': 'dt/my file=1.csv@0123abcd',

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { generateDt } from '../../../shared/analyses/dt/generator.ts';
 import { allAnalyses, analysisById, analysisForObjectKey } from '../../../shared/analyses/registry.ts';
 import type { Json, JsonObject } from '../../../shared/core/analysis.ts';
-import { aggregateSlices, type IncomingSlice } from '../../../shared/pipeline/aggregate.ts';
+import { aggregateSlices, type BatchSlice } from '../../../shared/pipeline/aggregate.ts';
 import {
   type ApiDependencies,
   type HttpRequest,
@@ -16,7 +16,7 @@ import {
   InMemoryItemStore,
   InMemoryObjectSource,
   RecordingPublisher,
-  toIncomingSlices,
+  toBatchSlices,
 } from '../../support/fakes.ts';
 import { asObject, concat } from '../dt/fixtures.ts';
 
@@ -95,7 +95,7 @@ async function buildWorld(): Promise<World> {
   await replayInto({ clock, store, raw }, 'dt/api.csv', bytes);
   clock.advance(2_000);
   const outcomes = await aggregateSlices(
-    toIncomingSlices(raw, RAW, { maxRecords: 4 }),
+    toBatchSlices(raw, RAW, { maxRecords: 4 }),
     aggregateDeps({ clock, store, out }),
   );
   const logs: World['logs'] = [];
@@ -260,14 +260,12 @@ describe('handleApiRequest: caching and CORS', () => {
   it('the ETag changes when the data changes', async () => {
     // Arrange
     const before = await world.get('/api/v1/analyses/dt/summary');
-    const extra: IncomingSlice = {
-      topic: 'other',
+    const extra: BatchSlice = {
+      source: 'other',
       partition: 0,
       records: [
         {
-          topic: 'other',
-          partition: 0,
-          offset: 0,
+          position: '0',
           timestampMs: world.clock.now(),
           value: Buffer.from('2,0,5,3387200947,100,10'),
           headers: new Map([
@@ -468,10 +466,8 @@ describe('handleApiRequest: cursors in less common cases', () => {
     // Arrange: partition 1's records are 10 s newer than partition 0's; partition 1 is aggregated first.
     const clock = new FakeClock();
     const store = new InMemoryItemStore({ now: clock.now });
-    const record = (partition: number, timestampMs: number) => ({
-      topic: RAW,
-      partition,
-      offset: 0,
+    const record = (timestampMs: number) => ({
+      position: '0',
       timestampMs,
       value: Buffer.from('2,0,5,3387200947,100,10'),
       headers: new Map([
@@ -493,11 +489,11 @@ describe('handleApiRequest: cursors in less common cases', () => {
           reference: async () => undefined,
         },
       );
-    await aggregateSlices([{ topic: RAW, partition: 1, records: [record(1, clock.now())] }], deps);
+    await aggregateSlices([{ source: RAW, partition: 1, records: [record(clock.now())] }], deps);
     const firstPoll = body(await api({}));
 
     // Act
-    await aggregateSlices([{ topic: RAW, partition: 0, records: [record(0, clock.now() - 10_000)] }], deps);
+    await aggregateSlices([{ source: RAW, partition: 0, records: [record(clock.now() - 10_000)] }], deps);
     const secondPoll = body(await api({ since: String(firstPoll.cursor) }));
 
     // Assert: the late batch is there (the answer may repeat batches from just before the cursor,
@@ -527,7 +523,7 @@ describe('handleApiRequest: cursors in less common cases', () => {
         concat([...generateDt({ rows: 300, seed, format: 'csv' })]),
       );
     }
-    const outcomes = await aggregateSlices(toIncomingSlices(raw, RAW), aggregateDeps({ clock, store, out }));
+    const outcomes = await aggregateSlices(toBatchSlices(raw, RAW), aggregateDeps({ clock, store, out }));
     expect(outcomes.some((outcome) => outcome.batchId.includes('='))).toBe(true);
     const api = (query: Record<string, string>) =>
       handleApiRequest(

@@ -1,0 +1,20 @@
+/** Milliseconds spent per phase of one batch, for the summary's `durationMs` (Spark's progress). */
+export class PhaseTimer {
+  private readonly phases: Record<string, number> = {};
+  private mark: number;
+
+  constructor(private readonly now: () => number) {
+    this.mark = now();
+  }
+
+  /** Charges the time since the previous lap to `phase`. */
+  lap(phase: string): void {
+    const now = this.now();
+    this.phases[phase] = (this.phases[phase] ?? 0) + (now - this.mark);
+    this.mark = now;
+  }
+
+  durations(): Record<string, number> {
+    return { ...this.phases };
+  }
+}
