@@ -25,25 +25,20 @@
  * Because intake never blocks on the handler, kafkajs keeps heartbeating during long invocations.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { MSKEvent, MSKRecord } from 'aws-lambda';
 import type { Consumer, EachBatchPayload, Kafka } from '../shared/adapters/kafka.ts';
+import {
+  MskRecordBuffer,
+  type MskTriggerEvent,
+  type MskTriggerRecord,
+  mskEventOf,
+  toMskRecord,
+} from './msk-record.ts';
+import { retryUntilSuccess } from './retry-policy.ts';
+import type { BatchLimits, PartitionStats, TakenBatch } from './trigger-buffer.ts';
+import { createWakeup } from './wakeup.ts';
 
-/**
- * One record as the trigger delivers it. AWS leaves `key` out of a record whose Kafka key is null
- * (aws-powertools/powertools-lambda-python#6508 shows such an event; Powertools for TypeScript reads
- * a missing key as undefined), and leaves `value` out of a tombstone (null value,
- * aws-powertools/powertools-lambda-typescript#5016). `MSKRecord` from @types/aws-lambda declares both
- * as always present, so this type makes them optional rather than invent an empty string.
- */
-export type MskTriggerRecord = Omit<MSKRecord, 'key' | 'value'> & {
-  readonly key?: string;
-  readonly value?: string;
-};
-
-/** `MSKEvent` with records as AWS really sends them (see `MskTriggerRecord`). */
-export type MskTriggerEvent = Omit<MSKEvent, 'records'> & {
-  readonly records: Record<string, MskTriggerRecord[]>;
-};
+export type { MskTriggerEvent, MskTriggerRecord } from './msk-record.ts';
+export type MskPartitionStats = PartitionStats;
 
 export interface MskTriggerOptions {
   readonly kafka: Kafka;
@@ -75,19 +70,6 @@ export interface MskTriggerOptions {
   readonly log?: (line: string) => void;
 }
 
-export interface MskPartitionStats {
-  readonly partition: number;
-  /** The offset this trigger last committed for the partition (the next one to process). */
-  readonly committedOffset: number | undefined;
-  readonly bufferedRecords: number;
-  readonly inFlight: boolean;
-  readonly paused: boolean;
-  /** The partition's end offset as of the last fetch. */
-  readonly highWatermark: number | undefined;
-  /** Records not yet processed successfully, as of the last fetch. */
-  readonly lag: number | undefined;
-}
-
 export interface MskTriggerStats {
   /** Every invocation, successful or not. */
   readonly invocations: number;
@@ -110,8 +92,6 @@ export interface RunningMskTrigger {
   readonly stats: () => MskTriggerStats;
 }
 
-type KafkaMessage = EachBatchPayload['batch']['messages'][number];
-
 export const DEFAULT_BATCHING_WINDOW_MS = 500;
 /** Lambda's limit for a synchronous invocation payload. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
@@ -120,318 +100,31 @@ const DEFAULT_RETRY_MAX_DELAY_MS = 10_000;
 const DEFAULT_READY_TIMEOUT_MS = 30_000;
 /** Bounds how late a resumed partition is fetched again, and how long `stop` waits for a fetch. */
 const FETCH_MAX_WAIT_MS = 100;
-/** kafkajs's value for a record batch whose timestamps were set by the broker. */
-const KAFKAJS_LOG_APPEND_TIME = 1;
 
-function timestampTypeOf(message: KafkaMessage): MSKRecord['timestampType'] {
-  // kafkajs decodes the record batch's timestamp type (attribute bit 3) into an untyped
-  // `batchContext` on each record; without it the type is CREATE_TIME, Kafka's default.
-  const context: unknown = 'batchContext' in message ? message.batchContext : undefined;
-  if (
-    typeof context === 'object' &&
-    context !== null &&
-    'timestampType' in context &&
-    context.timestampType === KAFKAJS_LOG_APPEND_TIME
-  ) {
-    return 'LOG_APPEND_TIME';
-  }
-  return 'CREATE_TIME';
-}
+type TriggerSettings = BatchLimits & {
+  readonly maxConcurrentInvocations: number;
+  readonly retryInitialDelayMs: number;
+  readonly retryMaxDelayMs: number;
+};
 
-/**
- * AWS gives one `{ name: bytes }` object per header, in record order. kafkajs merges repeated
- * names into an array under the first occurrence, so repeated headers come out next to each other:
- * the order between headers of different names is lost, the order within one name is kept.
- * A null header value becomes an empty byte array.
- */
-function headersOf(message: KafkaMessage): Record<string, number[]>[] {
-  const headers: Record<string, number[]>[] = [];
-  for (const [name, raw] of Object.entries(message.headers ?? {})) {
-    const values = Array.isArray(raw) ? raw : [raw];
-    for (const value of values) {
-      // kafkajs decodes a null header value as null, although its type does not say so.
-      const bytes =
-        value === undefined || value === null
-          ? []
-          : [...(typeof value === 'string' ? Buffer.from(value) : value)];
-      headers.push({ [name]: bytes });
-    }
-  }
-  return headers;
-}
-
-/** A kafkajs message in the shape the MSK trigger delivers (offsets and timestamps as numbers). */
-export function toMskRecord(topic: string, partition: number, message: KafkaMessage): MskTriggerRecord {
-  return {
-    topic,
-    partition,
-    offset: Number(message.offset),
-    timestamp: Number(message.timestamp),
-    timestampType: timestampTypeOf(message),
-    ...(message.key === null ? {} : { key: message.key.toString('base64') }),
-    ...(message.value === null ? {} : { value: message.value.toString('base64') }),
-    headers: headersOf(message),
-  };
-}
-
-/** Close to the record's JSON size (header bytes print as up to 4 characters each). */
-function approximateJsonBytes(record: MskTriggerRecord): number {
-  let bytes = 160 + record.topic.length + (record.key?.length ?? 0) + (record.value?.length ?? 0);
-  for (const header of record.headers) {
-    for (const [name, value] of Object.entries(header)) bytes += name.length + 8 + value.length * 4;
-  }
-  return bytes;
-}
-
-export interface BatchLimits {
-  readonly batchSize: number;
-  readonly batchingWindowMs: number;
-  readonly maxPayloadBytes: number;
-}
-
-/** Records of one event, per partition, each list in offset order. */
-export interface TakenBatch {
-  readonly partitions: readonly {
-    readonly partition: number;
-    readonly records: readonly MskTriggerRecord[];
-  }[];
-  readonly recordCount: number;
-}
-
-interface BufferedRecord {
-  readonly record: MskTriggerRecord;
-  readonly arrivedAt: number;
-  readonly bytes: number;
-}
-
-interface PartitionLane {
-  readonly partition: number;
-  buffer: BufferedRecord[];
-  /** Just after the last record taken from Kafka: where fetching continues. Undefined: from the commit. */
-  nextOffset: number | undefined;
-  /** The first record not yet processed successfully. */
-  pendingOffset: number | undefined;
-  committedOffset: number | undefined;
-  highWatermark: number | undefined;
-  /** An event holding this partition is being invoked or committed. */
-  inFlight: boolean;
-}
-
-/**
- * The trigger's buffers and batching rules, free of Kafka and clocks (time is passed in), so the
- * rules can be tested on plain arrays.
- */
-export class TriggerBuffer {
-  private readonly lanes = new Map<number, PartitionLane>();
-
-  constructor(private readonly limits: BatchLimits) {}
-
-  private lane(partition: number): PartitionLane {
-    let lane = this.lanes.get(partition);
-    if (!lane) {
-      lane = {
-        partition,
-        buffer: [],
-        nextOffset: undefined,
-        pendingOffset: undefined,
-        committedOffset: undefined,
-        highWatermark: undefined,
-        inFlight: false,
-      };
-      this.lanes.set(partition, lane);
-    }
-    return lane;
-  }
-
-  /**
-   * Takes fetched records of one partition, in offset order: skips those already taken (a fetch
-   * after a rebalance may overlap), stops at `batchSize` buffered records. Returns where fetching
-   * must continue and whether the partition's buffer is full (then it should be paused).
-   */
-  accept(
-    partition: number,
-    records: readonly MskTriggerRecord[],
-    now: number,
-    highWatermark?: number,
-  ): { readonly resumeFrom: number | undefined; readonly full: boolean } {
-    const lane = this.lane(partition);
-    if (highWatermark !== undefined) lane.highWatermark = highWatermark;
-    for (const record of records) {
-      if (lane.nextOffset !== undefined && record.offset < lane.nextOffset) continue;
-      if (lane.buffer.length >= this.limits.batchSize) break;
-      lane.buffer.push({ record, arrivedAt: now, bytes: approximateJsonBytes(record) });
-      lane.nextOffset = record.offset + 1;
-      lane.pendingOffset ??= record.offset;
-    }
-    return { resumeFrom: lane.nextOffset, full: this.isFull(partition) };
-  }
-
-  isFull(partition: number): boolean {
-    return (this.lanes.get(partition)?.buffer.length ?? 0) >= this.limits.batchSize;
-  }
-
-  /**
-   * The event to deliver now, if one is due: from partitions not in flight, `batchSize` records
-   * waiting, or the oldest one waiting for the whole window, or a payload at the size limit.
-   * Otherwise when to look again (undefined: when more records arrive or a batch settles).
-   */
-  next(now: number): { readonly batch: TakenBatch } | { readonly wakeAt: number | undefined } {
-    const candidates = [...this.lanes.values()].filter((lane) => !lane.inFlight && lane.buffer.length > 0);
-    if (candidates.length === 0) return { wakeAt: undefined };
-    let waiting = 0;
-    let waitingBytes = 0;
-    let oldest = Number.POSITIVE_INFINITY;
-    for (const lane of candidates) {
-      waiting += lane.buffer.length;
-      for (const buffered of lane.buffer) waitingBytes += buffered.bytes;
-      oldest = Math.min(oldest, lane.buffer[0]?.arrivedAt ?? oldest);
-    }
-    const windowEnd = oldest + this.limits.batchingWindowMs;
-    const due =
-      waiting >= this.limits.batchSize || waitingBytes >= this.limits.maxPayloadBytes || now >= windowEnd;
-    if (!due) return { wakeAt: windowEnd };
-    // Oldest records first, so that no partition starves when several compete for one event.
-    candidates.sort(
-      (a, b) => (a.buffer[0]?.arrivedAt ?? 0) - (b.buffer[0]?.arrivedAt ?? 0) || a.partition - b.partition,
-    );
-    const partitions: { partition: number; records: MskTriggerRecord[] }[] = [];
-    let count = 0;
-    let bytes = 0;
-    let cutBySize = false;
-    for (const lane of candidates) {
-      let taken = 0;
-      for (const buffered of lane.buffer) {
-        if (count >= this.limits.batchSize) break;
-        // The first record always goes, even alone over the limit (AWS would fail it; we deliver it).
-        if (count > 0 && bytes + buffered.bytes > this.limits.maxPayloadBytes) {
-          cutBySize = true;
-          break;
-        }
-        bytes += buffered.bytes;
-        count++;
-        taken++;
-      }
-      if (taken > 0) {
-        partitions.push({
-          partition: lane.partition,
-          records: lane.buffer.slice(0, taken).map((buffered) => buffered.record),
-        });
-        lane.buffer = lane.buffer.slice(taken);
-        lane.inFlight = true;
-      }
-      if (cutBySize || count >= this.limits.batchSize) break;
-    }
-    return { batch: { partitions, recordCount: count } };
-  }
-
-  /** The offsets to commit once `batch` succeeded: for each partition, the one after its last record. */
-  static commitsFor(batch: TakenBatch): { readonly partition: number; readonly offset: number }[] {
-    return batch.partitions.flatMap(({ partition, records }) => {
-      const last = records[records.length - 1];
-      return last ? [{ partition, offset: last.offset + 1 }] : [];
-    });
-  }
-
-  /** After a success (and its commit): the partitions are free again, and their records processed. */
-  succeeded(batch: TakenBatch, committed: boolean): void {
-    for (const { partition, offset } of TriggerBuffer.commitsFor(batch)) {
-      const lane = this.lane(partition);
-      lane.inFlight = false;
-      lane.pendingOffset = lane.buffer[0]?.record.offset ?? lane.nextOffset ?? offset;
-      if (committed) lane.committedOffset = offset;
-    }
-  }
-
-  /** Only while stopping: the batch is given up uncommitted, so the group redelivers it next time. */
-  abandoned(batch: TakenBatch): void {
-    for (const { partition } of batch.partitions) this.lane(partition).inFlight = false;
-  }
-
-  /**
-   * After a rebalance: partitions no longer assigned lose their buffers and their fetch position
-   * (if assigned again, fetching starts from the group's commit). Returns where each still-assigned
-   * partition must continue, since kafkajs itself would restart from the commit and fetch records
-   * that are already buffered or in flight.
-   */
-  reassigned(assigned: ReadonlySet<number>): { readonly partition: number; readonly offset: number }[] {
-    const positions: { partition: number; offset: number }[] = [];
-    for (const lane of this.lanes.values()) {
-      if (assigned.has(lane.partition)) {
-        if (lane.nextOffset !== undefined)
-          positions.push({ partition: lane.partition, offset: lane.nextOffset });
-      } else {
-        lane.buffer = [];
-        lane.nextOffset = undefined;
-        lane.pendingOffset = undefined;
-      }
-    }
-    return positions;
-  }
-
-  clear(): void {
-    for (const lane of this.lanes.values()) lane.buffer = [];
-  }
-
-  partitionStats(paused: ReadonlySet<number>): MskPartitionStats[] {
-    return [...this.lanes.values()]
-      .sort((a, b) => a.partition - b.partition)
-      .map((lane) => ({
-        partition: lane.partition,
-        committedOffset: lane.committedOffset,
-        bufferedRecords: lane.buffer.length,
-        inFlight: lane.inFlight,
-        paused: paused.has(lane.partition),
-        highWatermark: lane.highWatermark,
-        lag:
-          lane.highWatermark === undefined || lane.pendingOffset === undefined
-            ? undefined
-            : Math.max(0, lane.highWatermark - lane.pendingOffset),
-      }));
-  }
-}
-
-/** The n-th retry's delay: initial × 2^(n−1), capped. */
-export function retryDelayMs(failedAttempts: number, initialDelayMs: number, maxDelayMs: number): number {
-  return Math.min(maxDelayMs, initialDelayMs * 2 ** Math.max(0, failedAttempts - 1));
-}
-
-/** A wake-up for one waiter: `wait` ends on `notify` or after `timeoutMs`; a notify in between is kept. */
-function createWakeup() {
-  let wakeWaiter: (() => void) | undefined;
-  let notified = false;
-  return {
-    notify(): void {
-      if (wakeWaiter) wakeWaiter();
-      else notified = true;
-    },
-    wait(timeoutMs: number | undefined): Promise<void> {
-      if (notified) {
-        notified = false;
-        return Promise.resolve();
-      }
-      return new Promise((resolveWait) => {
-        let timer: NodeJS.Timeout | undefined;
-        const finish = () => {
-          clearTimeout(timer);
-          wakeWaiter = undefined;
-          resolveWait();
-        };
-        if (timeoutMs !== undefined) timer = setTimeout(finish, Math.max(0, timeoutMs));
-        wakeWaiter = finish;
-      });
-    },
-  };
-}
+type MskBatch = TakenBatch<MskTriggerRecord>;
 
 function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-function validated(options: MskTriggerOptions): BatchLimits & {
-  readonly maxConcurrentInvocations: number;
-  readonly retryInitialDelayMs: number;
-  readonly retryMaxDelayMs: number;
-} {
+/** The offsets of each partition of a batch, as `partition@first-last`, for logs. */
+function offsetRanges(batch: MskBatch): string {
+  return batch.partitions
+    .map(({ partition, records: partitionRecords }) => {
+      const first = partitionRecords[0]?.offset;
+      const last = partitionRecords[partitionRecords.length - 1]?.offset;
+      return `${partition}@${first}-${last}`;
+    })
+    .join(', ');
+}
+
+function validated(options: MskTriggerOptions): TriggerSettings {
   const limits = {
     batchSize: options.batchSize,
     batchingWindowMs: options.batchingWindowMs ?? DEFAULT_BATCHING_WINDOW_MS,
@@ -499,16 +192,19 @@ function waitUntilReady(
   });
 }
 
-export async function startMskTrigger(options: MskTriggerOptions): Promise<RunningMskTrigger> {
-  const settings = validated(options);
-  const { topic } = options;
-  const log = (line: string) => options.log?.(`[msk-trigger ${topic}] ${line}`);
-  const buffer = new TriggerBuffer(settings);
-  const paused = new Set<number>();
-  const wakeup = createWakeup();
-  const stopping = new AbortController();
-  const inFlight = new Set<Promise<void>>();
-  const counters = {
+/**
+ * One running trigger: the consumer and its intake, the dispatch loop, the deliveries in flight,
+ * and the counters they share.
+ */
+class MskTriggerRun {
+  private readonly topic: string;
+  private readonly buffer: MskRecordBuffer;
+  private readonly consumer: Consumer;
+  private readonly paused = new Set<number>();
+  private readonly wakeup = createWakeup();
+  private readonly stopping = new AbortController();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly counters = {
     invocations: 0,
     successfulInvocations: 0,
     failedInvocations: 0,
@@ -516,52 +212,74 @@ export async function startMskTrigger(options: MskTriggerOptions): Promise<Runni
     recordsDelivered: 0,
     commitFailures: 0,
   };
-  let lastError: string | undefined;
+  private lastError: string | undefined;
+  private dispatching: Promise<void> | undefined;
+  private stopped: Promise<void> | undefined;
 
-  const consumer = options.kafka.consumer({
-    groupId: options.groupId,
-    maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
-    allowAutoTopicCreation: false,
-  });
+  constructor(
+    private readonly options: MskTriggerOptions,
+    private readonly settings: TriggerSettings,
+  ) {
+    this.topic = options.topic;
+    this.buffer = new MskRecordBuffer(settings);
+    this.consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
+      allowAutoTopicCreation: false,
+    });
+    this.watchConsumer();
+  }
 
-  const pausePartition = (partition: number) => {
-    if (paused.has(partition)) return;
-    paused.add(partition);
-    consumer.pause([{ topic, partitions: [partition] }]);
-  };
-  const resumeUnfilledPartitions = () => {
-    for (const partition of [...paused]) {
-      if (buffer.isFull(partition)) continue;
-      paused.delete(partition);
-      consumer.resume([{ topic, partitions: [partition] }]);
-    }
-  };
+  private log(line: string): void {
+    this.options.log?.(`[msk-trigger ${this.topic}] ${line}`);
+  }
 
-  // kafkajs restarts from the group's commit after every (re)join, and forgets pauses after a
-  // crash-restart: put each partition back where this trigger is, and pause the full ones again.
-  consumer.on(consumer.events.GROUP_JOIN, (event) => {
-    const assigned = new Set(event.payload.memberAssignment[topic] ?? []);
-    for (const { partition, offset } of buffer.reassigned(assigned)) {
+  private watchConsumer(): void {
+    const { consumer } = this;
+    // kafkajs restarts from the group's commit after every (re)join, and forgets pauses after a
+    // crash-restart: put each partition back where this trigger is, and pause the full ones again.
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      this.rejoined(new Set(event.payload.memberAssignment[this.topic] ?? []));
+    });
+    consumer.on(consumer.events.CRASH, (event) => {
+      this.lastError = describeError(event.payload.error);
+      this.log(
+        `consumer crashed (${event.payload.restart ? 'kafkajs restarts it' : 'not restarting'}): ${this.lastError}`,
+      );
+    });
+  }
+
+  private rejoined(assigned: ReadonlySet<number>): void {
+    const { consumer, topic } = this;
+    for (const { partition, offset } of this.buffer.reassigned(assigned)) {
       consumer.seek({ topic, partition, offset: String(offset) });
     }
-    for (const partition of paused) {
+    for (const partition of this.paused) {
       if (assigned.has(partition)) consumer.pause([{ topic, partitions: [partition] }]);
-      else paused.delete(partition);
+      else this.paused.delete(partition);
     }
-    wakeup.notify();
-  });
-  consumer.on(consumer.events.CRASH, (event) => {
-    lastError = describeError(event.payload.error);
-    log(
-      `consumer crashed (${event.payload.restart ? 'kafkajs restarts it' : 'not restarting'}): ${lastError}`,
-    );
-  });
+    this.wakeup.notify();
+  }
 
-  const intake = async ({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> => {
+  private pausePartition(partition: number): void {
+    if (this.paused.has(partition)) return;
+    this.paused.add(partition);
+    this.consumer.pause([{ topic: this.topic, partitions: [partition] }]);
+  }
+
+  private resumeUnfilledPartitions(): void {
+    for (const partition of [...this.paused]) {
+      if (this.buffer.isFull(partition)) continue;
+      this.paused.delete(partition);
+      this.consumer.resume([{ topic: this.topic, partitions: [partition] }]);
+    }
+  }
+
+  private async intake({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
     // A stale batch was fetched before a seek: the records after the seek position come next.
-    if (stopping.signal.aborted || isStale()) return;
-    const records = batch.messages.map((message) => toMskRecord(topic, batch.partition, message));
-    const { resumeFrom, full } = buffer.accept(
+    if (this.stopping.signal.aborted || isStale()) return;
+    const records = batch.messages.map((message) => toMskRecord(this.topic, batch.partition, message));
+    const { resumeFrom, full } = this.buffer.accept(
       batch.partition,
       records,
       Date.now(),
@@ -570,173 +288,181 @@ export async function startMskTrigger(options: MskTriggerOptions): Promise<Runni
     // Moves only kafkajs's fetch position (autoCommit is off): records past the buffer's limit are
     // fetched again after the partition is resumed.
     if (resumeFrom !== undefined) resolveOffset(String(resumeFrom - 1));
-    if (full) pausePartition(batch.partition);
-    wakeup.notify();
-  };
+    if (full) this.pausePartition(batch.partition);
+    this.wakeup.notify();
+  }
 
-  const commit = async (batch: TakenBatch): Promise<boolean> => {
-    const offsets = TriggerBuffer.commitsFor(batch);
+  private async commit(batch: MskBatch): Promise<boolean> {
+    const offsets = MskRecordBuffer.commitsFor(batch);
     try {
-      await consumer.commitOffsets(
-        offsets.map(({ partition, offset }) => ({ topic, partition, offset: String(offset) })),
+      await this.consumer.commitOffsets(
+        offsets.map(({ partition, offset }) => ({ topic: this.topic, partition, offset: String(offset) })),
       );
       return true;
     } catch (error) {
       // The handler has succeeded: the next commit of these partitions covers this one; if none
       // comes before a restart, the batch is delivered again (at least once, as on AWS).
-      counters.commitFailures++;
-      lastError = describeError(error);
-      log(`could not commit ${JSON.stringify(offsets)}: ${lastError}`);
+      this.counters.commitFailures++;
+      this.lastError = describeError(error);
+      this.log(`could not commit ${JSON.stringify(offsets)}: ${this.lastError}`);
       return false;
     }
-  };
+  }
 
-  const deliver = async (batch: TakenBatch): Promise<void> => {
-    const records: Record<string, MskTriggerRecord[]> = {};
-    for (const { partition, records: partitionRecords } of batch.partitions) {
-      records[`${topic}-${partition}`] = [...partitionRecords];
-    }
-    const event: MskTriggerEvent = {
-      eventSource: 'aws:kafka',
-      eventSourceArn: options.eventSourceArn,
-      bootstrapServers: options.bootstrapServers,
-      records,
-    };
-    const where = batch.partitions
-      .map(({ partition, records: partitionRecords }) => {
-        const first = partitionRecords[0]?.offset;
-        const last = partitionRecords[partitionRecords.length - 1]?.offset;
-        return `${partition}@${first}-${last}`;
-      })
-      .join(', ');
-    for (let attempt = 1; ; attempt++) {
-      counters.invocations++;
-      if (attempt > 1) counters.retries++;
-      try {
-        // A copy per attempt: a handler that edits its event must not change what a retry sees.
-        await options.invoke(structuredClone(event));
-      } catch (error) {
-        counters.failedInvocations++;
-        lastError = describeError(error);
-        if (stopping.signal.aborted) {
-          log(`invocation failed while stopping; batch ${where} left uncommitted: ${lastError}`);
-          buffer.abandoned(batch);
-          return;
-        }
-        const delay = retryDelayMs(attempt, settings.retryInitialDelayMs, settings.retryMaxDelayMs);
-        log(`invocation failed (attempt ${attempt}) for ${where}, retrying in ${delay} ms: ${lastError}`);
-        await sleep(delay, undefined, { signal: stopping.signal }).catch((sleepError: unknown) => {
-          if (!stopping.signal.aborted) throw sleepError;
-        });
-        if (stopping.signal.aborted) {
-          log(`stopped before retrying batch ${where}; it stays uncommitted`);
-          buffer.abandoned(batch);
-          return;
-        }
-        continue;
+  private async deliver(batch: MskBatch): Promise<void> {
+    const event = mskEventOf(batch, this.options);
+    const where = offsetRanges(batch);
+    const { counters } = this;
+    const outcome = await retryUntilSuccess({
+      // A copy per attempt: a handler that edits its event must not change what a retry sees.
+      attempt: () => this.options.invoke(structuredClone(event)),
+      initialDelayMs: this.settings.retryInitialDelayMs,
+      maxDelayMs: this.settings.retryMaxDelayMs,
+      sleep: (ms, signal) => sleep(ms, undefined, { signal }),
+      stopping: this.stopping.signal,
+      onAttempt: (attempt) => {
+        counters.invocations++;
+        if (attempt > 1) counters.retries++;
+      },
+      onFailure: (error, attempt, retryInMs) => this.invocationFailed(where, error, attempt, retryInMs),
+    });
+    if (outcome !== 'succeeded') {
+      if (outcome === 'stopped-before-retry') {
+        this.log(`stopped before retrying batch ${where}; it stays uncommitted`);
       }
-      counters.successfulInvocations++;
-      counters.recordsDelivered += batch.recordCount;
-      // The partitions stay in flight until the commit is done, so commits never overtake each other.
-      const committed = await commit(batch);
-      buffer.succeeded(batch, committed);
+      this.buffer.abandoned(batch);
       return;
     }
-  };
+    counters.successfulInvocations++;
+    counters.recordsDelivered += batch.recordCount;
+    // The partitions stay in flight until the commit is done, so commits never overtake each other.
+    const committed = await this.commit(batch);
+    this.buffer.succeeded(batch, committed);
+  }
 
-  const launch = (batch: TakenBatch) => {
-    const delivery: Promise<void> = deliver(batch)
+  private invocationFailed(
+    where: string,
+    error: unknown,
+    attempt: number,
+    retryInMs: number | undefined,
+  ): void {
+    this.counters.failedInvocations++;
+    this.lastError = describeError(error);
+    if (retryInMs === undefined) {
+      this.log(`invocation failed while stopping; batch ${where} left uncommitted: ${this.lastError}`);
+    } else {
+      this.log(
+        `invocation failed (attempt ${attempt}) for ${where}, retrying in ${retryInMs} ms: ${this.lastError}`,
+      );
+    }
+  }
+
+  private launch(batch: MskBatch): void {
+    const delivery: Promise<void> = this.deliver(batch)
       .catch((error: unknown) => {
         // deliver() handles the handler's errors itself; this is a bug in the trigger.
-        lastError = describeError(error);
-        log(`internal error, batch left uncommitted: ${lastError}`);
-        buffer.abandoned(batch);
+        this.lastError = describeError(error);
+        this.log(`internal error, batch left uncommitted: ${this.lastError}`);
+        this.buffer.abandoned(batch);
       })
       .finally(() => {
-        inFlight.delete(delivery);
-        wakeup.notify();
+        this.inFlight.delete(delivery);
+        this.wakeup.notify();
       });
-    inFlight.add(delivery);
-  };
+    this.inFlight.add(delivery);
+  }
 
-  const dispatch = async (): Promise<void> => {
-    while (!stopping.signal.aborted) {
-      if (inFlight.size < settings.maxConcurrentInvocations) {
-        const next = buffer.next(Date.now());
+  private async dispatch(): Promise<void> {
+    while (!this.stopping.signal.aborted) {
+      if (this.inFlight.size < this.settings.maxConcurrentInvocations) {
+        const next = this.buffer.next(Date.now());
         if ('batch' in next) {
-          launch(next.batch);
-          resumeUnfilledPartitions();
+          this.launch(next.batch);
+          this.resumeUnfilledPartitions();
           continue;
         }
-        await wakeup.wait(next.wakeAt === undefined ? undefined : next.wakeAt - Date.now());
+        await this.wakeup.wait(next.wakeAt === undefined ? undefined : next.wakeAt - Date.now());
       } else {
-        await wakeup.wait(undefined);
+        await this.wakeup.wait(undefined);
       }
     }
-    await Promise.all(inFlight);
-  };
-
-  await consumer.connect();
-  const startupFailed = new AbortController();
-  const ready = waitUntilReady(
-    consumer,
-    topic,
-    options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
-    startupFailed.signal,
-  );
-  try {
-    const running = (async () => {
-      await consumer.subscribe({ topic, fromBeginning: options.startingPosition === 'TRIM_HORIZON' });
-      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: intake });
-    })();
-    // Both at once, so that whichever fails first is reported and neither rejection goes unhandled.
-    await Promise.all([running, ready]);
-  } catch (error) {
-    startupFailed.abort();
-    await consumer
-      .disconnect()
-      .catch((disconnectError: unknown) =>
-        log(`disconnect after a failed start: ${describeError(disconnectError)}`),
-      );
-    throw error;
+    await Promise.all(this.inFlight);
   }
-  const dispatching = dispatch();
-  log(
-    `consuming for group ${options.groupId} (batchSize ${settings.batchSize}, window ${settings.batchingWindowMs} ms)`,
-  );
 
-  let stopped: Promise<void> | undefined;
-  const stop = async (): Promise<void> => {
-    stopping.abort();
-    wakeup.notify();
-    // Nothing more is taken in; the fetched records that wait are simply fetched again next time.
-    paused.clear();
+  /** Connects, subscribes, waits until ready, then starts dispatching; disconnects if that fails. */
+  async start(): Promise<void> {
+    const { consumer, topic, options } = this;
+    await consumer.connect();
+    const startupFailed = new AbortController();
+    const ready = waitUntilReady(
+      consumer,
+      topic,
+      options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
+      startupFailed.signal,
+    );
     try {
-      consumer.pause([{ topic }]);
+      const running = (async () => {
+        await consumer.subscribe({ topic, fromBeginning: options.startingPosition === 'TRIM_HORIZON' });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          eachBatch: (payload) => this.intake(payload),
+        });
+      })();
+      // Both at once, so that whichever fails first is reported and neither rejection goes unhandled.
+      await Promise.all([running, ready]);
     } catch (error) {
-      log(`could not pause before stopping: ${describeError(error)}`);
+      startupFailed.abort();
+      await consumer
+        .disconnect()
+        .catch((disconnectError: unknown) =>
+          this.log(`disconnect after a failed start: ${describeError(disconnectError)}`),
+        );
+      throw error;
     }
-    await dispatching;
-    buffer.clear();
-    // Only now: kafkajs drops commits once its consumer has stopped.
-    await consumer.disconnect();
-    log('stopped');
-  };
+    this.dispatching = this.dispatch();
+    this.log(
+      `consuming for group ${options.groupId} (batchSize ${this.settings.batchSize}, window ${this.settings.batchingWindowMs} ms)`,
+    );
+  }
 
-  return {
-    stop: () => {
-      stopped ??= stop();
-      return stopped;
-    },
-    stats: () => {
-      const partitions = buffer.partitionStats(paused);
-      return {
-        ...counters,
-        bufferedRecords: partitions.reduce((sum, partition) => sum + partition.bufferedRecords, 0),
-        inFlightInvocations: inFlight.size,
-        lastError,
-        partitions,
-      };
-    },
-  };
+  /** Idempotent: every call after the first returns the same promise. */
+  stop(): Promise<void> {
+    this.stopped ??= this.shutDown();
+    return this.stopped;
+  }
+
+  private async shutDown(): Promise<void> {
+    this.stopping.abort();
+    this.wakeup.notify();
+    // Nothing more is taken in; the fetched records that wait are simply fetched again next time.
+    this.paused.clear();
+    try {
+      this.consumer.pause([{ topic: this.topic }]);
+    } catch (error) {
+      this.log(`could not pause before stopping: ${describeError(error)}`);
+    }
+    await this.dispatching;
+    this.buffer.clear();
+    // Only now: kafkajs drops commits once its consumer has stopped.
+    await this.consumer.disconnect();
+    this.log('stopped');
+  }
+
+  stats(): MskTriggerStats {
+    const partitions = this.buffer.partitionStats(this.paused);
+    return {
+      ...this.counters,
+      bufferedRecords: partitions.reduce((sum, partition) => sum + partition.bufferedRecords, 0),
+      inFlightInvocations: this.inFlight.size,
+      lastError: this.lastError,
+      partitions,
+    };
+  }
+}
+
+export async function startMskTrigger(options: MskTriggerOptions): Promise<RunningMskTrigger> {
+  const run = new MskTriggerRun(options, validated(options));
+  await run.start();
+  return { stop: () => run.stop(), stats: () => run.stats() };
 }

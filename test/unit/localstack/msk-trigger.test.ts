@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type BatchLimits,
-  type MskTriggerRecord,
-  retryDelayMs,
-  type TakenBatch,
-  TriggerBuffer,
-  toMskRecord,
-} from '../../../localstack/msk-trigger.ts';
+import { MskRecordBuffer, type MskTriggerRecord, toMskRecord } from '../../../localstack/msk-record.ts';
+import { retryDelayMs } from '../../../localstack/retry-policy.ts';
+import type { BatchLimits, TakenBatch } from '../../../localstack/trigger-buffer.ts';
 
 type KafkaMessage = Parameters<typeof toMskRecord>[2];
 
@@ -45,14 +40,14 @@ function records(partition: number, fromOffset: number, count: number): MskTrigg
 }
 
 /** What a batch holds, as `partition: [offsets]`, easy to compare with a timeline. */
-function offsetsOf(next: ReturnType<TriggerBuffer['next']>): Record<number, number[]> | undefined {
+function offsetsOf(next: ReturnType<MskRecordBuffer['next']>): Record<number, number[]> | undefined {
   if (!('batch' in next)) return undefined;
   return Object.fromEntries(
     next.batch.partitions.map(({ partition, records }) => [partition, records.map((r) => r.offset)]),
   );
 }
 
-function batchOf(next: ReturnType<TriggerBuffer['next']>): TakenBatch {
+function batchOf(next: ReturnType<MskRecordBuffer['next']>): TakenBatch {
   if (!('batch' in next)) throw new Error(`expected a batch, got ${JSON.stringify(next)}`);
   return next.batch;
 }
@@ -117,7 +112,7 @@ describe('toMskRecord: a kafkajs message in the shape the MSK trigger delivers',
 
 describe('TriggerBuffer: when an event is due and what it holds', () => {
   it('delivers a partial batch only once its oldest record has waited the whole window', () => {
-    const buffer = new TriggerBuffer(limits);
+    const buffer = new MskRecordBuffer(limits);
     buffer.accept(0, records(0, 0, 3), 1_000);
     buffer.accept(1, records(1, 0, 2), 1_200);
     expect(buffer.next(1_000)).toEqual({ wakeAt: 1_500 });
@@ -127,7 +122,7 @@ describe('TriggerBuffer: when an event is due and what it holds', () => {
   });
 
   it('delivers at once when batchSize records wait, taking the oldest first and at most batchSize', () => {
-    const buffer = new TriggerBuffer(limits);
+    const buffer = new MskRecordBuffer(limits);
     buffer.accept(2, records(2, 0, 6), 1_000);
     buffer.accept(0, records(0, 0, 6), 1_010);
     const next = buffer.next(1_010);
@@ -136,13 +131,13 @@ describe('TriggerBuffer: when an event is due and what it holds', () => {
   });
 
   it('with a window of 0, delivers whatever waits', () => {
-    const buffer = new TriggerBuffer({ ...limits, batchingWindowMs: 0 });
+    const buffer = new MskRecordBuffer({ ...limits, batchingWindowMs: 0 });
     buffer.accept(0, records(0, 0, 1), 1_000);
     expect(offsetsOf(buffer.next(1_000))).toEqual({ 0: [0] });
   });
 
   it('holds at most batchSize records per partition and says where fetching must continue', () => {
-    const buffer = new TriggerBuffer(limits);
+    const buffer = new MskRecordBuffer(limits);
     expect(buffer.accept(0, records(0, 0, 25), 0)).toEqual({ resumeFrom: 10, full: true });
     // The same records fetched again after the pause overlap what is buffered: nothing doubles.
     expect(buffer.accept(0, records(0, 5, 20), 0)).toEqual({ resumeFrom: 10, full: true });
@@ -152,7 +147,7 @@ describe('TriggerBuffer: when an event is due and what it holds', () => {
   });
 
   it('never gives a partition in flight to a second event; its records wait until it succeeds', () => {
-    const buffer = new TriggerBuffer(limits);
+    const buffer = new MskRecordBuffer(limits);
     buffer.accept(0, records(0, 0, 10), 0);
     const first = batchOf(buffer.next(0));
     buffer.accept(0, records(0, 10, 10), 10);
@@ -166,17 +161,17 @@ describe('TriggerBuffer: when an event is due and what it holds', () => {
   });
 
   it('cuts an event before the payload limit, but always sends at least one record', () => {
-    const buffer = new TriggerBuffer({ ...limits, maxPayloadBytes: 1 });
+    const buffer = new MskRecordBuffer({ ...limits, maxPayloadBytes: 1 });
     buffer.accept(0, records(0, 0, 3), 0);
     expect(offsetsOf(buffer.next(0))).toEqual({ 0: [0] });
   });
 
   it('commits, per partition, the offset after the last record delivered', () => {
-    const buffer = new TriggerBuffer(limits);
+    const buffer = new MskRecordBuffer(limits);
     buffer.accept(0, records(0, 7, 3), 0);
     buffer.accept(1, records(1, 0, 1), 0);
     const batch = batchOf(buffer.next(500));
-    expect(TriggerBuffer.commitsFor(batch)).toEqual([
+    expect(MskRecordBuffer.commitsFor(batch)).toEqual([
       { partition: 0, offset: 10 },
       { partition: 1, offset: 1 },
     ]);
@@ -188,7 +183,7 @@ describe('TriggerBuffer: when an event is due and what it holds', () => {
   });
 
   it('after a rebalance, forgets revoked partitions and tells where the kept ones continue', () => {
-    const buffer = new TriggerBuffer(limits);
+    const buffer = new MskRecordBuffer(limits);
     buffer.accept(0, records(0, 0, 4), 0);
     buffer.accept(1, records(1, 20, 4), 0);
     expect(buffer.reassigned(new Set([1]))).toEqual([{ partition: 1, offset: 24 }]);

@@ -1,0 +1,240 @@
+/**
+ * The buffering policy of a stream trigger: per-partition buffers, when an event is due, what it
+ * holds, and where each partition continues. Free of Kafka and clocks (time is passed in), and of
+ * the record format (a record is an offset plus the size given by `sizeOf`), so the rules can be
+ * tested on plain arrays.
+ */
+
+/** What the buffer needs of a record: its position in its partition. */
+export interface LogRecord {
+  readonly offset: number;
+}
+
+export interface BatchLimits {
+  readonly batchSize: number;
+  readonly batchingWindowMs: number;
+  readonly maxPayloadBytes: number;
+}
+
+/** Records of one event, per partition, each list in offset order. */
+export interface TakenBatch<R extends LogRecord = LogRecord> {
+  readonly partitions: readonly {
+    readonly partition: number;
+    readonly records: readonly R[];
+  }[];
+  readonly recordCount: number;
+}
+
+/** A partition as the buffer sees it, for a trigger's stats. */
+export interface PartitionStats {
+  readonly partition: number;
+  /** The offset this trigger last committed for the partition (the next one to process). */
+  readonly committedOffset: number | undefined;
+  readonly bufferedRecords: number;
+  readonly inFlight: boolean;
+  readonly paused: boolean;
+  /** The partition's end offset as of the last fetch. */
+  readonly highWatermark: number | undefined;
+  /** Records not yet processed successfully, as of the last fetch. */
+  readonly lag: number | undefined;
+}
+
+interface BufferedRecord<R> {
+  readonly record: R;
+  readonly arrivedAt: number;
+  readonly bytes: number;
+}
+
+interface PartitionLane<R> {
+  readonly partition: number;
+  buffer: BufferedRecord<R>[];
+  /** Just after the last record taken from Kafka: where fetching continues. Undefined: from the commit. */
+  nextOffset: number | undefined;
+  /** The first record not yet processed successfully. */
+  pendingOffset: number | undefined;
+  committedOffset: number | undefined;
+  highWatermark: number | undefined;
+  /** An event holding this partition is being invoked or committed. */
+  inFlight: boolean;
+}
+
+/**
+ * The trigger's buffers and batching rules. `sizeOf` gives a record's share of the event payload,
+ * measured once when the record is accepted.
+ */
+export class TriggerBuffer<R extends LogRecord> {
+  private readonly lanes = new Map<number, PartitionLane<R>>();
+
+  constructor(
+    private readonly limits: BatchLimits,
+    private readonly sizeOf: (record: R) => number,
+  ) {}
+
+  private lane(partition: number): PartitionLane<R> {
+    let lane = this.lanes.get(partition);
+    if (!lane) {
+      lane = {
+        partition,
+        buffer: [],
+        nextOffset: undefined,
+        pendingOffset: undefined,
+        committedOffset: undefined,
+        highWatermark: undefined,
+        inFlight: false,
+      };
+      this.lanes.set(partition, lane);
+    }
+    return lane;
+  }
+
+  /**
+   * Takes fetched records of one partition, in offset order: skips those already taken (a fetch
+   * after a rebalance may overlap), stops at `batchSize` buffered records. Returns where fetching
+   * must continue and whether the partition's buffer is full (then it should be paused).
+   */
+  accept(
+    partition: number,
+    records: readonly R[],
+    now: number,
+    highWatermark?: number,
+  ): { readonly resumeFrom: number | undefined; readonly full: boolean } {
+    const lane = this.lane(partition);
+    if (highWatermark !== undefined) lane.highWatermark = highWatermark;
+    for (const record of records) {
+      if (lane.nextOffset !== undefined && record.offset < lane.nextOffset) continue;
+      if (lane.buffer.length >= this.limits.batchSize) break;
+      lane.buffer.push({ record, arrivedAt: now, bytes: this.sizeOf(record) });
+      lane.nextOffset = record.offset + 1;
+      lane.pendingOffset ??= record.offset;
+    }
+    return { resumeFrom: lane.nextOffset, full: this.isFull(partition) };
+  }
+
+  isFull(partition: number): boolean {
+    return (this.lanes.get(partition)?.buffer.length ?? 0) >= this.limits.batchSize;
+  }
+
+  /**
+   * The event to deliver now, if one is due: from partitions not in flight, `batchSize` records
+   * waiting, or the oldest one waiting for the whole window, or a payload at the size limit.
+   * Otherwise when to look again (undefined: when more records arrive or a batch settles).
+   */
+  next(now: number): { readonly batch: TakenBatch<R> } | { readonly wakeAt: number | undefined } {
+    const candidates = [...this.lanes.values()].filter((lane) => !lane.inFlight && lane.buffer.length > 0);
+    if (candidates.length === 0) return { wakeAt: undefined };
+    let waiting = 0;
+    let waitingBytes = 0;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const lane of candidates) {
+      waiting += lane.buffer.length;
+      for (const buffered of lane.buffer) waitingBytes += buffered.bytes;
+      oldest = Math.min(oldest, lane.buffer[0]?.arrivedAt ?? oldest);
+    }
+    const windowEnd = oldest + this.limits.batchingWindowMs;
+    const due =
+      waiting >= this.limits.batchSize || waitingBytes >= this.limits.maxPayloadBytes || now >= windowEnd;
+    if (!due) return { wakeAt: windowEnd };
+    return { batch: this.take(candidates) };
+  }
+
+  /** Takes a due event from `candidates` (partitions not in flight, with records waiting). */
+  private take(candidates: PartitionLane<R>[]): TakenBatch<R> {
+    // Oldest records first, so that no partition starves when several compete for one event.
+    candidates.sort(
+      (a, b) => (a.buffer[0]?.arrivedAt ?? 0) - (b.buffer[0]?.arrivedAt ?? 0) || a.partition - b.partition,
+    );
+    const partitions: { partition: number; records: R[] }[] = [];
+    let count = 0;
+    let bytes = 0;
+    let cutBySize = false;
+    for (const lane of candidates) {
+      let taken = 0;
+      for (const buffered of lane.buffer) {
+        if (count >= this.limits.batchSize) break;
+        // The first record always goes, even alone over the limit (AWS would fail it; we deliver it).
+        if (count > 0 && bytes + buffered.bytes > this.limits.maxPayloadBytes) {
+          cutBySize = true;
+          break;
+        }
+        bytes += buffered.bytes;
+        count++;
+        taken++;
+      }
+      if (taken > 0) {
+        partitions.push({
+          partition: lane.partition,
+          records: lane.buffer.slice(0, taken).map((buffered) => buffered.record),
+        });
+        lane.buffer = lane.buffer.slice(taken);
+        lane.inFlight = true;
+      }
+      if (cutBySize || count >= this.limits.batchSize) break;
+    }
+    return { partitions, recordCount: count };
+  }
+
+  /** The offsets to commit once `batch` succeeded: for each partition, the one after its last record. */
+  static commitsFor(batch: TakenBatch): { readonly partition: number; readonly offset: number }[] {
+    return batch.partitions.flatMap(({ partition, records }) => {
+      const last = records[records.length - 1];
+      return last ? [{ partition, offset: last.offset + 1 }] : [];
+    });
+  }
+
+  /** After a success (and its commit): the partitions are free again, and their records processed. */
+  succeeded(batch: TakenBatch, committed: boolean): void {
+    for (const { partition, offset } of TriggerBuffer.commitsFor(batch)) {
+      const lane = this.lane(partition);
+      lane.inFlight = false;
+      lane.pendingOffset = lane.buffer[0]?.record.offset ?? lane.nextOffset ?? offset;
+      if (committed) lane.committedOffset = offset;
+    }
+  }
+
+  /** Only while stopping: the batch is given up uncommitted, so the group redelivers it next time. */
+  abandoned(batch: TakenBatch): void {
+    for (const { partition } of batch.partitions) this.lane(partition).inFlight = false;
+  }
+
+  /**
+   * After a rebalance: partitions no longer assigned lose their buffers and their fetch position
+   * (if assigned again, fetching starts from the group's commit). Returns where each still-assigned
+   * partition must continue, since kafkajs itself would restart from the commit and fetch records
+   * that are already buffered or in flight.
+   */
+  reassigned(assigned: ReadonlySet<number>): { readonly partition: number; readonly offset: number }[] {
+    const positions: { partition: number; offset: number }[] = [];
+    for (const lane of this.lanes.values()) {
+      if (assigned.has(lane.partition)) {
+        if (lane.nextOffset !== undefined)
+          positions.push({ partition: lane.partition, offset: lane.nextOffset });
+      } else {
+        lane.buffer = [];
+        lane.nextOffset = undefined;
+        lane.pendingOffset = undefined;
+      }
+    }
+    return positions;
+  }
+
+  clear(): void {
+    for (const lane of this.lanes.values()) lane.buffer = [];
+  }
+
+  partitionStats(paused: ReadonlySet<number>): PartitionStats[] {
+    return [...this.lanes.values()]
+      .sort((a, b) => a.partition - b.partition)
+      .map((lane) => ({
+        partition: lane.partition,
+        committedOffset: lane.committedOffset,
+        bufferedRecords: lane.buffer.length,
+        inFlight: lane.inFlight,
+        paused: paused.has(lane.partition),
+        highWatermark: lane.highWatermark,
+        lag:
+          lane.highWatermark === undefined || lane.pendingOffset === undefined
+            ? undefined
+            : Math.max(0, lane.highWatermark - lane.pendingOffset),
+      }));
+  }
+}
