@@ -18,10 +18,9 @@
  * keeps the output a pure function of the file's bytes (dt ignores record timestamps).
  */
 
-import { pipeline, Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import type { AnyAnalysis, JsonObject, RecordInput, RowFramer, WireFormat } from '../core/analysis.ts';
 import { ObjectFormatError } from '../core/analysis.ts';
+import { gunzipChunks } from './decompression.ts';
 
 /** The producer timestamp given to every offline record (see the file comment). */
 export const OFFLINE_TIMESTAMP_MS = 0;
@@ -64,7 +63,7 @@ export function analyzeOffline(options: OfflineAnalysisOptions): AsyncGenerator<
   }
   const gzipped = /\.gz$/i.test(fileName);
   const framing = analysis.replay.framerFor(fileName.replace(/\.gz$/i, ''));
-  const bytes = gzipped ? gunzip(options.bytes, fileName) : options.bytes;
+  const bytes = gzipped ? gunzipChunks(options.bytes, `'${fileName}'`) : options.bytes;
   return foldBatches(analysis, framing, bytes, batchRows);
 }
 
@@ -140,21 +139,4 @@ async function* foldBatches(
   }
   if (records.length > 0) fold();
   if (batchRowsSoFar > 0 || batchNumber === 0) yield report();
-}
-
-/** Streaming gunzip; a corrupt or truncated gzip stream becomes an ObjectFormatError. */
-async function* gunzip(compressed: AsyncIterable<Uint8Array>, fileName: string): AsyncGenerator<Uint8Array> {
-  // pipeline() forwards errors from either side and tears both down when the consumer stops early;
-  // its callback has nothing to add (the error also reaches the iteration below).
-  const decompressed = pipeline(Readable.from(compressed), createGunzip(), () => {});
-  try {
-    for await (const chunk of decompressed as AsyncIterable<Uint8Array>) yield chunk;
-  } catch (error) {
-    if (error instanceof Error && 'code' in error && String(error.code).startsWith('Z_')) {
-      throw new ObjectFormatError(`'${fileName}' is not a valid gzip stream: ${error.message}`, {
-        cause: error,
-      });
-    }
-    throw error;
-  }
 }

@@ -437,6 +437,52 @@ describe('replayObject: objects it cannot read', () => {
   });
 });
 
+describe('replayObject: a source that fails mid-stream', () => {
+  /** An object source whose body yields the first `goodBytes` bytes, then fails as a reset S3 body does. */
+  function failingAfter(source: InMemoryObjectSource, goodBytes: number): InMemoryObjectSource['read'] {
+    return async (bucket, key) => {
+      const whole = await source.read(bucket, key);
+      return (async function* () {
+        let sent = 0;
+        for await (const chunk of whole) {
+          if (sent + chunk.length > goodBytes) {
+            yield chunk.subarray(0, goodBytes - sent);
+            throw new Error('socket hang up (injected mid-stream)');
+          }
+          sent += chunk.length;
+          yield chunk;
+        }
+      })();
+    };
+  }
+
+  // Regression test; the bug it caught was: replay decompressed with `.pipe(createGunzip())`, which
+  // does not forward an error of the source: the failure became an unhandled 'error' event that
+  // ended the whole process (or, with a handler installed, the replay waited for ever). Fixed by:
+  // one gunzip helper on stream.pipeline (decompression.ts), shared with offline analysis.
+  it.each([
+    { name: 'gzipped', key: 'dt/reset.csv.gz', gzip: true },
+    { name: 'plain', key: 'dt/reset.csv', gzip: false },
+  ])('$name: the invocation fails with the source error and releases its lease', async ({ key, gzip }) => {
+    // Arrange
+    const plain = dataset('csv', 20_000, 31);
+    const stored = gzip ? gzipSync(plain) : plain;
+    const h = harness({ chunkSize: 1024 });
+    h.source.put(key, stored);
+    const source = Object.assign(Object.create(h.source), {
+      read: failingAfter(h.source, stored.length / 2),
+    });
+
+    // Act
+    const attempt = h.replay(key, { source });
+
+    // Assert
+    await expect(attempt).rejects.toThrow(/socket hang up/);
+    const progress = await progressOf(h.store, key);
+    expect(progress).toMatchObject({ status: 'running', leaseUntilMs: 0 });
+  });
+});
+
 describe('replayObject: at-least-once events, one replay per object version', () => {
   it('a repeated event for a finished object sends nothing (already-done)', async () => {
     // Arrange
