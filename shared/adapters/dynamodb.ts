@@ -70,120 +70,140 @@ function isExpired(item: StoredItem, nowSeconds: number): boolean {
 /** Versions this process wrote last, per item; bounded (the oldest are forgotten first). */
 const REMEMBERED_WRITES = 20_000;
 
-export function createDynamoDbItemStore(
-  client: DynamoDBClient,
-  tableName: string,
-  options: { readonly onStaleRead?: (details: Record<string, unknown>) => void } = {},
-): ItemStore {
-  const keyOf = (key: ItemKey) => ({ pk: { S: key.pk }, sk: { S: key.sk } });
+type QueryRange = NonNullable<Parameters<ItemStore['query']>[1]>;
+
+function keyOf(key: ItemKey): Record<string, AttributeValue> {
+  return { pk: { S: key.pk }, sk: { S: key.sk } };
+}
+
+function attributesOf(item: StoredItem): Record<string, AttributeValue> {
+  const attributes: Record<string, AttributeValue> = {
+    ...keyOf(item),
+    version: { N: String(item.version) },
+    payload: { S: JSON.stringify(item.payload) },
+  };
+  if (item.expiresAt !== undefined) attributes.expiresAt = { N: String(Math.floor(item.expiresAt)) };
+  return attributes;
+}
+
+function conditionOf(condition: WriteCondition | undefined) {
+  if (condition?.kind === 'absent') return { ConditionExpression: 'attribute_not_exists(pk)' };
+  if (condition?.kind === 'version') {
+    return {
+      ConditionExpression: '#version = :expected',
+      ExpressionAttributeNames: { '#version': 'version' },
+      ExpressionAttributeValues: { ':expected': { N: String(condition.version) } },
+    };
+  }
+  return {};
+}
+
+/** The key condition of a query: the partition key, and the sort key's range if one is given. */
+function keyConditionOf(pk: string, range: QueryRange) {
+  const names: Record<string, string> = { '#pk': 'pk' };
+  const values: Record<string, AttributeValue> = { ':pk': { S: pk } };
+  let condition = '#pk = :pk';
+  if (range.from !== undefined || range.to !== undefined) names['#sk'] = 'sk';
+  if (range.from !== undefined) values[':from'] = { S: range.from };
+  if (range.to !== undefined) values[':to'] = { S: range.to };
+  if (range.from !== undefined && range.to !== undefined) condition += ' AND #sk BETWEEN :from AND :to';
+  else if (range.from !== undefined) condition += ' AND #sk >= :from';
+  else if (range.to !== undefined) condition += ' AND #sk <= :to';
+  return {
+    KeyConditionExpression: condition,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
+}
+
+class DynamoDbItemStore implements ItemStore {
   // Read-your-writes check. Every exactly-once guarantee here rests on "a consistent read returns
   // the last acknowledged write": a read older than a write this very process made would let the
   // next conditional write build on stale state and lose counts. DynamoDB never does that; the
   // local emulator (dynalite) was seen doing it for items of ~200 KB on a busy machine (README,
   // "State of any size"). The check costs a map lookup and turns such a lapse into a retry.
-  const lastWrite = new Map<string, { readonly version: number; readonly expiresAt: number | undefined }>();
-  return {
-    async get(key) {
-      const result = await client.send(
-        new GetItemCommand({ TableName: tableName, Key: keyOf(key), ConsistentRead: true }),
+  private readonly lastWrite = new Map<
+    string,
+    { readonly version: number; readonly expiresAt: number | undefined }
+  >();
+
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+    private readonly onStaleRead: ((details: Record<string, unknown>) => void) | undefined,
+  ) {}
+
+  async get(key: ItemKey): Promise<StoredItem | undefined> {
+    const result = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: keyOf(key), ConsistentRead: true }),
+    );
+    const item = result.Item ? toItem(result.Item) : undefined;
+    const nowSeconds = Date.now() / 1000;
+    this.refuseStaleRead(key, item, nowSeconds);
+    if (!item) return undefined;
+    // TTL deletion is lazy on AWS and absent locally: an expired item counts as gone.
+    return isExpired(item, nowSeconds) ? undefined : item;
+  }
+
+  async put(item: StoredItem, condition: WriteCondition | undefined): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: attributesOf(item),
+          ...conditionOf(condition),
+        }),
       );
-      const item = result.Item ? toItem(result.Item) : undefined;
-      const nowSeconds = Date.now() / 1000;
-      const written = lastWrite.get(itemIdentity(key));
-      // An item this process wrote with a TTL that has passed may be gone for good: no check.
-      const mayBeGone = written?.expiresAt !== undefined && written.expiresAt < nowSeconds;
-      if (written !== undefined && !mayBeGone && (item?.version ?? 0) < written.version) {
-        options.onStaleRead?.({
-          pk: key.pk,
-          sk: key.sk,
-          read: item?.version ?? null,
-          written: written.version,
-        });
-        throw new RetryableError(
-          `stale read of ${key.pk}/${key.sk}: version ${item?.version ?? 'none'} after this process wrote version ${written.version}`,
-        );
-      }
-      if (!item) return undefined;
-      // TTL deletion is lazy on AWS and absent locally: an expired item counts as gone.
-      return isExpired(item, nowSeconds) ? undefined : item;
-    },
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+    const written = { version: item.version, expiresAt: item.expiresAt };
+    setRecent(this.lastWrite, itemIdentity(item), written, REMEMBERED_WRITES);
+    return true;
+  }
 
-    async put(item, condition?: WriteCondition) {
-      const attributes: Record<string, AttributeValue> = {
-        ...keyOf(item),
-        version: { N: String(item.version) },
-        payload: { S: JSON.stringify(item.payload) },
-      };
-      if (item.expiresAt !== undefined) attributes.expiresAt = { N: String(Math.floor(item.expiresAt)) };
-      try {
-        await client.send(
-          new PutItemCommand({
-            TableName: tableName,
-            Item: attributes,
-            ...(condition?.kind === 'absent' ? { ConditionExpression: 'attribute_not_exists(pk)' } : {}),
-            ...(condition?.kind === 'version'
-              ? {
-                  ConditionExpression: '#version = :expected',
-                  ExpressionAttributeNames: { '#version': 'version' },
-                  ExpressionAttributeValues: { ':expected': { N: String(condition.version) } },
-                }
-              : {}),
-          }),
-        );
-        setRecent(
-          lastWrite,
-          itemIdentity(item),
-          { version: item.version, expiresAt: item.expiresAt },
-          REMEMBERED_WRITES,
-        );
-        return true;
-      } catch (error) {
-        if (error instanceof ConditionalCheckFailedException) return false;
-        throw error;
+  async query(pk: string, range: QueryRange = {}): Promise<StoredItem[]> {
+    const items: StoredItem[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    const nowSeconds = Date.now() / 1000;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          ...keyConditionOf(pk, range),
+          ScanIndexForward: !range.descending,
+          ConsistentRead: true,
+          ...(range.limit === undefined ? {} : { Limit: range.limit - items.length }),
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const raw of page.Items ?? []) {
+        const item = toItem(raw);
+        if (!isExpired(item, nowSeconds)) items.push(item);
       }
-    },
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && (range.limit === undefined || items.length < range.limit));
+    return items;
+  }
 
-    async query(pk, range = {}) {
-      const items: StoredItem[] = [];
-      let startKey: Record<string, AttributeValue> | undefined;
-      const names: Record<string, string> = { '#pk': 'pk' };
-      const values: Record<string, AttributeValue> = { ':pk': { S: pk } };
-      let condition = '#pk = :pk';
-      if (range.from !== undefined && range.to !== undefined) {
-        condition += ' AND #sk BETWEEN :from AND :to';
-        names['#sk'] = 'sk';
-        values[':from'] = { S: range.from };
-        values[':to'] = { S: range.to };
-      } else if (range.from !== undefined) {
-        condition += ' AND #sk >= :from';
-        names['#sk'] = 'sk';
-        values[':from'] = { S: range.from };
-      } else if (range.to !== undefined) {
-        condition += ' AND #sk <= :to';
-        names['#sk'] = 'sk';
-        values[':to'] = { S: range.to };
-      }
-      const nowSeconds = Date.now() / 1000;
-      do {
-        const page = await client.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: condition,
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-            ScanIndexForward: !range.descending,
-            ConsistentRead: true,
-            ...(range.limit === undefined ? {} : { Limit: range.limit - items.length }),
-            ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-          }),
-        );
-        for (const raw of page.Items ?? []) {
-          const item = toItem(raw);
-          if (!isExpired(item, nowSeconds)) items.push(item);
-        }
-        startKey = page.LastEvaluatedKey;
-      } while (startKey && (range.limit === undefined || items.length < range.limit));
-      return items;
-    },
-  };
+  /** Throws (retryably) when `item` is older than a version this process wrote itself. */
+  private refuseStaleRead(key: ItemKey, item: StoredItem | undefined, nowSeconds: number): void {
+    const written = this.lastWrite.get(itemIdentity(key));
+    // An item this process wrote with a TTL that has passed may be gone for good: no check.
+    const mayBeGone = written?.expiresAt !== undefined && written.expiresAt < nowSeconds;
+    if (written === undefined || mayBeGone || (item?.version ?? 0) >= written.version) return;
+    this.onStaleRead?.({ pk: key.pk, sk: key.sk, read: item?.version ?? null, written: written.version });
+    throw new RetryableError(
+      `stale read of ${key.pk}/${key.sk}: version ${item?.version ?? 'none'} after this process wrote version ${written.version}`,
+    );
+  }
+}
+
+export function createDynamoDbItemStore(
+  client: DynamoDBClient,
+  tableName: string,
+  options: { readonly onStaleRead?: (details: Record<string, unknown>) => void } = {},
+): ItemStore {
+  return new DynamoDbItemStore(client, tableName, options.onStaleRead);
 }

@@ -16,6 +16,7 @@
  * its two reads) reads the item again.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { z } from 'zod';
 import { isJsonObject, type Json } from '../core/analysis.ts';
 import { setRecent } from '../core/recent-map.ts';
 import type { BlobStore, ItemKey, ItemStore, StoredItem, WriteCondition } from './ports.ts';
@@ -74,43 +75,88 @@ function blobKeyFor(item: StoredItem, id: string): string {
   return `${prefix}/${folder}/${item.version}-${id}.json`;
 }
 
-export function withBlobOverflow(inner: ItemStore, blobs: BlobStore, options: OverflowOptions): ItemStore {
-  if (!(options.inlineMaxBytes >= 0 && options.inlineMaxBytes <= MAX_INLINE_BYTES)) {
-    throw new RangeError(`inlineMaxBytes must be between 0 and ${MAX_INLINE_BYTES}`);
+/** A blob's contents: the item it belongs to (checked on read) and its real payload. */
+const blobEnvelope = z.object({
+  pk: z.string(),
+  sk: z.string(),
+  version: z.number(),
+  payload: z.json(),
+});
+
+function readEnvelope(body: Uint8Array, blobKey: string): BlobEnvelope {
+  const parsed = blobEnvelope.safeParse(JSON.parse(Buffer.from(body).toString('utf8')));
+  if (!parsed.success)
+    throw new MissingBlobError(`blob ${blobKey} is not a state blob: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+class BlobOverflowStore implements ItemStore {
+  private readonly newId: () => string;
+  private readonly lastBlobOf = new Map<string, string | undefined>();
+
+  constructor(
+    private readonly inner: ItemStore,
+    private readonly blobs: BlobStore,
+    private readonly options: OverflowOptions,
+  ) {
+    this.newId = options.newId ?? randomUUID;
   }
-  const newId = options.newId ?? randomUUID;
-  const lastBlobOf = new Map<string, string | undefined>();
-  const remember = (key: ItemKey, blobKey: string | undefined) =>
-    setRecent(lastBlobOf, itemIdentity(key), blobKey, REMEMBERED_POINTERS);
-  const deleteQuietly = async (blobKey: string) => {
-    try {
-      await blobs.delete(blobKey);
-    } catch (error) {
-      options.onOrphan?.(blobKey, error);
+
+  async get(key: ItemKey): Promise<StoredItem | undefined> {
+    const item = await this.inner.get(key);
+    if (!item) {
+      this.remember(key, undefined);
+      return undefined;
     }
-  };
+    const resolved = await this.resolve(item);
+    this.remember(key, resolved.blobKey);
+    return resolved.item;
+  }
+
+  async put(item: StoredItem, condition: WriteCondition | undefined): Promise<boolean> {
+    const bytes = Buffer.byteLength(JSON.stringify(item.payload), 'utf8');
+    const previousBlob = this.lastBlobOf.get(itemIdentity(item));
+    const blobKey = bytes <= this.options.inlineMaxBytes ? undefined : blobKeyFor(item, this.newId());
+    const written = blobKey
+      ? await this.putBehindPointer(item, blobKey, bytes, condition)
+      : await this.inner.put(item, condition);
+    if (!written) return false;
+    this.remember(item, blobKey);
+    if (previousBlob && previousBlob !== blobKey) await this.deleteQuietly(previousBlob);
+    return true;
+  }
+
+  async query(pk: string, range?: Parameters<ItemStore['query']>[1]): Promise<StoredItem[]> {
+    const items = await this.inner.query(pk, range);
+    return Promise.all(items.map(async (item) => (await this.resolve(item)).item));
+  }
+
+  /** The blob first (a key of its own, never overwritten), then the pointer item. */
+  private async putBehindPointer(
+    item: StoredItem,
+    blobKey: string,
+    bytes: number,
+    condition: WriteCondition | undefined,
+  ): Promise<boolean> {
+    const envelope: BlobEnvelope = { pk: item.pk, sk: item.sk, version: item.version, payload: item.payload };
+    await this.blobs.put(blobKey, Buffer.from(JSON.stringify(envelope), 'utf8'));
+    const pointer: Json = { [POINTER_FIELD]: { key: blobKey, bytes } };
+    const written = await this.inner.put({ ...item, payload: pointer }, condition);
+    // Lost the race: this blob is nobody's.
+    if (!written) await this.deleteQuietly(blobKey);
+    return written;
+  }
 
   /** The item with its real payload; re-reads it if the blob went away under a newer version. */
-  const resolve = async (item: StoredItem): Promise<{ item: StoredItem; blobKey: string | undefined }> => {
+  private async resolve(item: StoredItem): Promise<{ item: StoredItem; blobKey: string | undefined }> {
     let current: StoredItem | undefined = item;
     for (let attempt = 0; attempt < 3 && current; attempt++) {
       const pointer = pointerOf(current.payload);
       if (!pointer) return { item: current, blobKey: undefined };
-      const body = await blobs.get(pointer.key);
-      if (body !== undefined) {
-        const envelope = JSON.parse(Buffer.from(body).toString('utf8')) as BlobEnvelope;
-        if (
-          envelope.pk !== current.pk ||
-          envelope.sk !== current.sk ||
-          envelope.version !== current.version
-        ) {
-          throw new MissingBlobError(
-            `blob ${pointer.key} holds ${envelope.pk}/${envelope.sk} v${envelope.version}, not ${current.pk}/${current.sk} v${current.version}`,
-          );
-        }
-        return { item: { ...current, payload: envelope.payload }, blobKey: pointer.key };
-      }
-      const again: StoredItem | undefined = await inner.get(current);
+      const body = await this.blobs.get(pointer.key);
+      if (body !== undefined)
+        return { item: withBlobPayload(current, body, pointer.key), blobKey: pointer.key };
+      const again: StoredItem | undefined = await this.inner.get(current);
       if (again && again.version === current.version) {
         throw new MissingBlobError(
           `state item ${current.pk}/${current.sk} v${current.version} points to ${pointer.key}, which is missing`,
@@ -120,55 +166,35 @@ export function withBlobOverflow(inner: ItemStore, blobs: BlobStore, options: Ov
     }
     if (!current) throw new MissingBlobError(`state item ${item.pk}/${item.sk} disappeared while being read`);
     throw new MissingBlobError(`state item ${item.pk}/${item.sk} kept changing while being read`);
-  };
+  }
 
-  return {
-    async get(key) {
-      const item = await inner.get(key);
-      if (!item) {
-        remember(key, undefined);
-        return undefined;
-      }
-      const resolved = await resolve(item);
-      remember(key, resolved.blobKey);
-      return resolved.item;
-    },
+  private remember(key: ItemKey, blobKey: string | undefined): void {
+    setRecent(this.lastBlobOf, itemIdentity(key), blobKey, REMEMBERED_POINTERS);
+  }
 
-    async put(item, condition?: WriteCondition) {
-      const text = JSON.stringify(item.payload);
-      const bytes = Buffer.byteLength(text, 'utf8');
-      const previousBlob = lastBlobOf.get(itemIdentity(item));
-      if (bytes <= options.inlineMaxBytes) {
-        const written = await inner.put(item, condition);
-        if (written) {
-          remember(item, undefined);
-          if (previousBlob) await deleteQuietly(previousBlob);
-        }
-        return written;
-      }
-      const blobKey = blobKeyFor(item, newId());
-      const envelope: BlobEnvelope = {
-        pk: item.pk,
-        sk: item.sk,
-        version: item.version,
-        payload: item.payload,
-      };
-      await blobs.put(blobKey, Buffer.from(JSON.stringify(envelope), 'utf8'));
-      const pointer: Json = { [POINTER_FIELD]: { key: blobKey, bytes } };
-      const written = await inner.put({ ...item, payload: pointer }, condition);
-      if (!written) {
-        // Lost the race: this blob is nobody's.
-        await deleteQuietly(blobKey);
-        return false;
-      }
-      remember(item, blobKey);
-      if (previousBlob && previousBlob !== blobKey) await deleteQuietly(previousBlob);
-      return true;
-    },
+  private async deleteQuietly(blobKey: string): Promise<void> {
+    try {
+      await this.blobs.delete(blobKey);
+    } catch (error) {
+      this.options.onOrphan?.(blobKey, error);
+    }
+  }
+}
 
-    async query(pk, range) {
-      const items = await inner.query(pk, range);
-      return Promise.all(items.map(async (item) => (await resolve(item)).item));
-    },
-  };
+/** The pointer item with the blob's payload, after checking the blob is this very item version's. */
+function withBlobPayload(item: StoredItem, body: Uint8Array, blobKey: string): StoredItem {
+  const envelope = readEnvelope(body, blobKey);
+  if (envelope.pk !== item.pk || envelope.sk !== item.sk || envelope.version !== item.version) {
+    throw new MissingBlobError(
+      `blob ${blobKey} holds ${envelope.pk}/${envelope.sk} v${envelope.version}, not ${item.pk}/${item.sk} v${item.version}`,
+    );
+  }
+  return { ...item, payload: envelope.payload };
+}
+
+export function withBlobOverflow(inner: ItemStore, blobs: BlobStore, options: OverflowOptions): ItemStore {
+  if (!(options.inlineMaxBytes >= 0 && options.inlineMaxBytes <= MAX_INLINE_BYTES)) {
+    throw new RangeError(`inlineMaxBytes must be between 0 and ${MAX_INLINE_BYTES}`);
+  }
+  return new BlobOverflowStore(inner, blobs, options);
 }
