@@ -19,7 +19,6 @@
  */
 
 import type { AnyAnalysis, JsonObject, RecordInput, RowFramer, WireFormat } from '../core/analysis.ts';
-import { ObjectFormatError } from '../core/analysis.ts';
 import { gunzipChunks } from './decompression.ts';
 
 /** The producer timestamp given to every offline record (see the file comment). */
@@ -67,76 +66,97 @@ export function analyzeOffline(options: OfflineAnalysisOptions): AsyncGenerator<
   return foldBatches(analysis, framing, bytes, batchRows);
 }
 
+/** The state threaded through the file, and what the batch being reported has gathered so far. */
+class OfflineFold {
+  private state: unknown;
+  private batchNumber = 0;
+  private records: RecordInput[] = [];
+  private batchRowsSoFar = 0;
+  private batchContribution: unknown;
+  private rejectedByReason: Record<string, number> = {};
+  private rejectedRows = 0;
+
+  constructor(private readonly analysis: AnyAnalysis) {
+    this.state = analysis.emptyState();
+    this.batchContribution = analysis.emptyBatch();
+  }
+
+  get pendingRecords(): number {
+    return this.records.length;
+  }
+
+  get rowsInBatch(): number {
+    return this.batchRowsSoFar;
+  }
+
+  get reported(): number {
+    return this.batchNumber;
+  }
+
+  add(record: RecordInput): void {
+    this.records.push(record);
+  }
+
+  /** Applies the records gathered since the last fold. */
+  fold(): void {
+    const step = this.analysis.applyBatch(this.state, this.records);
+    this.state = step.state;
+    this.batchContribution = this.analysis.mergeBatches(this.batchContribution, step.batch);
+    this.batchRowsSoFar += this.records.length;
+    this.rejectedRows += step.rejections.length;
+    for (const rejection of step.rejections) {
+      this.rejectedByReason[rejection.reason] = (this.rejectedByReason[rejection.reason] ?? 0) + 1;
+    }
+    this.records = [];
+  }
+
+  /** The batch gathered so far, as a result; the next batch starts empty. */
+  report(): OfflineBatchResult {
+    this.batchNumber += 1;
+    const result: OfflineBatchResult = {
+      batch: this.batchNumber,
+      rows: this.batchRowsSoFar,
+      summary: this.analysis.summarizeBatch(this.batchContribution),
+      cumulative: this.analysis.summarizeState(this.state),
+      rejectedRows: this.rejectedRows,
+      rejectedByReason: this.rejectedByReason,
+    };
+    this.batchRowsSoFar = 0;
+    this.batchContribution = this.analysis.emptyBatch();
+    this.rejectedByReason = {};
+    this.rejectedRows = 0;
+    return result;
+  }
+}
+
+async function* framedRows(bytes: AsyncIterable<Uint8Array>, framer: RowFramer): AsyncGenerator<Uint8Array> {
+  for await (const chunk of bytes) yield* framer.push(chunk);
+  yield* framer.end();
+}
+
 async function* foldBatches(
   analysis: AnyAnalysis,
   framing: { framer: RowFramer; wireFormat: WireFormat },
   bytes: AsyncIterable<Uint8Array>,
   batchRows: number | undefined,
 ): AsyncGenerator<OfflineBatchResult> {
-  const { framer, wireFormat } = framing;
   const foldRows = batchRows ?? WHOLE_FILE_FOLD_ROWS;
   const reportRows = batchRows ?? Number.POSITIVE_INFINITY;
-  let state = analysis.emptyState();
-  let batchNumber = 0;
+  const fold = new OfflineFold(analysis);
   let rowIndex = 0;
-  let records: RecordInput[] = [];
-  // What the batch being reported has gathered over its folds so far.
-  let batchRowsSoFar = 0;
-  let batchContribution = analysis.emptyBatch();
-  let rejectedByReason: Record<string, number> = {};
-  let rejectedRows = 0;
-
-  const fold = () => {
-    const step = analysis.applyBatch(state, records);
-    state = step.state;
-    batchContribution = analysis.mergeBatches(batchContribution, step.batch);
-    batchRowsSoFar += records.length;
-    rejectedRows += step.rejections.length;
-    for (const rejection of step.rejections) {
-      rejectedByReason[rejection.reason] = (rejectedByReason[rejection.reason] ?? 0) + 1;
-    }
-    records = [];
-  };
-  const report = (): OfflineBatchResult => {
-    batchNumber += 1;
-    const result: OfflineBatchResult = {
-      batch: batchNumber,
-      rows: batchRowsSoFar,
-      summary: analysis.summarizeBatch(batchContribution),
-      cumulative: analysis.summarizeState(state),
-      rejectedRows,
-      rejectedByReason,
-    };
-    batchRowsSoFar = 0;
-    batchContribution = analysis.emptyBatch();
-    rejectedByReason = {};
-    rejectedRows = 0;
-    return result;
-  };
-  /** After each row: fold a full chunk, and report when the batch is complete. */
-  function* afterRow(): Generator<OfflineBatchResult> {
-    if (records.length >= foldRows) fold();
-    if (batchRowsSoFar >= reportRows) yield report();
+  for await (const row of framedRows(bytes, framing.framer)) {
+    const offset = String(rowIndex++);
+    fold.add({
+      value: row,
+      wireFormat: framing.wireFormat,
+      partition: 0,
+      offset,
+      timestampMs: OFFLINE_TIMESTAMP_MS,
+    });
+    // After each row: fold a full chunk, and report when the batch is complete.
+    if (fold.pendingRecords >= foldRows) fold.fold();
+    if (fold.rowsInBatch >= reportRows) yield fold.report();
   }
-
-  const toRecord = (row: Uint8Array): RecordInput => ({
-    value: row,
-    wireFormat,
-    partition: 0,
-    offset: String(rowIndex++),
-    timestampMs: OFFLINE_TIMESTAMP_MS,
-  });
-
-  for await (const chunk of bytes) {
-    for (const row of framer.push(chunk)) {
-      records.push(toRecord(row));
-      yield* afterRow();
-    }
-  }
-  for (const row of framer.end()) {
-    records.push(toRecord(row));
-    yield* afterRow();
-  }
-  if (records.length > 0) fold();
-  if (batchRowsSoFar > 0 || batchNumber === 0) yield report();
+  if (fold.pendingRecords > 0) fold.fold();
+  if (fold.rowsInBatch > 0 || fold.reported === 0) yield fold.report();
 }
