@@ -16,6 +16,19 @@ export interface StateStoreWarnings {
   readonly onStaleRead?: (details: Record<string, unknown>) => void;
 }
 
+/** The part of a logger the store's warnings need (Powertools' Logger is one). */
+export interface WarningLogger {
+  warn(message: string, details: Record<string, unknown>): void;
+}
+
+/** The store's warnings as log lines, worded the same in every function. */
+export function loggedWarnings(logger: WarningLogger): StateStoreWarnings {
+  return {
+    onOrphan: (blobKey, error) => logger.warn('could not delete a replaced state blob', { blobKey, error }),
+    onStaleRead: (details) => logger.warn('a stale read was refused; the work is retried', details),
+  };
+}
+
 export function createStateStore(
   config: Pick<FunctionConfig, 'aws' | 'stateTable' | 'stateBucket' | 'stateInlineMaxBytes'>,
   warnings: StateStoreWarnings = {},

@@ -1,81 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { decodeMskEvent } from '../../../shared/pipeline/msk-event.ts';
 import { continuationEvent, decodeReplayEvent } from '../../../shared/pipeline/replay-event.ts';
+import mskEvent from '../../fixtures/events/msk-data-raw.json' with { type: 'json' };
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
-const bytesOf = (text: string) => [...Buffer.from(text, 'utf8')];
 
-/** An Amazon MSK trigger event as Lambda delivers it (shape of the AWS documentation's example). */
-function mskEventFixture(): unknown {
-  return {
-    eventSource: 'aws:kafka',
-    eventSourceArn:
-      'arn:aws:kafka:eu-west-1:123456789012:cluster/driftline/a1b2c3d4-5678-90ab-cdef-11111EXAMPLE-1',
-    bootstrapServers: 'b-1.driftline.abc123.c2.kafka.eu-west-1.amazonaws.com:9098',
-    records: {
-      'data_raw-0': [
-        {
-          topic: 'data_raw',
-          partition: 0,
-          offset: 16,
-          timestamp: 1_700_000_000_250,
-          timestampType: 'CREATE_TIME',
-          key: b64('3387200948'),
-          value: b64('2,0,6,3387200948,7,29'),
-          headers: [
-            { 'driftline-analysis': bytesOf('dt') },
-            { 'driftline-run': bytesOf('dt/my file=1.csv@0123abcd') },
-            { 'driftline-seq': bytesOf('8') },
-            { 'driftline-format': bytesOf('text') },
-          ],
-        },
-        {
-          topic: 'data_raw',
-          partition: 0,
-          offset: 15,
-          timestamp: 1_700_000_000_200,
-          timestampType: 'CREATE_TIME',
-          key: b64('3387200947'),
-          value: b64('2,0,5,3387200947,100,10\n2,1,128,3387200947,101,0'),
-          headers: [
-            { 'driftline-analysis': bytesOf('dt') },
-            { 'driftline-run': bytesOf('dt/my file=1.csv@0123abcd') },
-            { 'driftline-seq': bytesOf('7') },
-            { 'driftline-format': bytesOf('text') },
-          ],
-        },
-      ],
-      'data_raw-7': [
-        {
-          topic: 'data_raw',
-          partition: 7,
-          offset: 3,
-          timestamp: 1_700_000_000_300,
-          timestampType: 'LOG_APPEND_TIME',
-          value: b64('0,1,0,3387315431,0,0'),
-          // Java serialises header bytes signed: "é" (0xC3 0xA9) as -61, -87.
-          headers: [{ note: [99, 97, 102, -61, -87] }],
-        },
-        {
-          topic: 'data_raw',
-          partition: 7,
-          offset: 4,
-          timestamp: 1_700_000_000_301,
-          timestampType: 'CREATE_TIME',
-          key: null,
-          value: null,
-          headers: [],
-        },
-      ],
-      'data_raw-9': [],
-    },
-  };
-}
-
+// The fixture is an Amazon MSK trigger event as Lambda delivers it (the AWS documentation's shape):
+// offsets out of order, a header Java serialised signed ("é" as -61, -87), a null key and value, an
+// empty partition. The aggregate handler's test (test/unit/handlers) replays the same recording.
 describe('decodeMskEvent', () => {
   it('decodes a realistic MSK event: one slice per topic-partition, values and headers decoded, offsets sorted', () => {
     // Act
-    const slices = decodeMskEvent(mskEventFixture());
+    const slices = decodeMskEvent(mskEvent);
 
     // Assert
     expect(slices.map((slice) => [slice.source, slice.partition, slice.records.length])).toEqual([
