@@ -37,6 +37,7 @@ function fakeApi() {
           recordsSent: 25_000,
           rate: 1000,
           rowsPerRecord: 1,
+          invocations: 1,
           fraction: 0.25,
           rowsPerSecond: 1000,
           etaSeconds: 75,

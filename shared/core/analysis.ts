@@ -6,6 +6,7 @@
  *
  * Adding an analysis = one folder under shared/analyses/ + one line in shared/analyses/registry.ts.
  */
+import type { SummaryBody } from '../contracts/summary-body.ts';
 
 /** JSON values that may travel in summaries, state snapshots and API responses. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -123,8 +124,11 @@ export interface Analysis<State, Batch> {
   /** The cumulative view over all partitions' states (the API merges partitions on read). */
   mergeStates(states: readonly State[]): State;
 
-  /** Analysis-specific body of a `data_clean` message for one batch. */
-  summarizeBatch(batch: Batch): JsonObject;
+  /**
+   * Analysis-specific body of a `data_clean` message for one batch. It carries the message's
+   * rejection counts (`rows_rejected`, `rejected_by_reason`): one per Rejection of the batch.
+   */
+  summarizeBatch(batch: Batch): SummaryBody;
   /** Analysis-specific body of the cumulative summary. */
   summarizeState(state: State): JsonObject;
 

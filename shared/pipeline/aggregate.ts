@@ -141,7 +141,6 @@ async function processGroup(batch: GroupBatch, deps: AggregateDependencies): Pro
     batchId,
     total: folded.total,
     inputRows: folded.inputRows,
-    rejections: folded.rejections,
     fresh,
     bucketStarts: folded.contributions.map((contribution) => contribution.start),
     eventTime: folded.eventTime,

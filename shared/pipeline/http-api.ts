@@ -9,9 +9,15 @@
  *   GET /api/v1/analyses/{id}/batches?since=&limit=    per-batch summaries after a cursor (or the latest)
  *   GET /api/v1/replays                                replay progress per object
  *   GET /api/v1/health[?window=]                       rows/s in and out, latency, rejects, replays
+ *
+ * The answers are typed by shared/contracts/api.ts and built to it (query.ts, which parses stored
+ * batch summaries as they leave the store); the contract tests parse every answer with those schemas,
+ * exactly (test/unit/contracts), so answers are not validated again here on the way out.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import type { ApiAnswer } from '../contracts/api.ts';
+import type { CleanMessage } from '../contracts/clean-message.ts';
 import type { AnyAnalysis, Json } from '../core/analysis.ts';
 import type { ItemStore } from './ports.ts';
 import {
@@ -53,6 +59,14 @@ function enrichJson(analysis: AnyAnalysis, summary: Json | undefined, reference:
   return enrichSummary(analysis, summary, reference);
 }
 
+/**
+ * A batch summary's body is at its top level: the join adds to the body's fields, never to the
+ * pipeline's (so the pipeline part keeps the types it has in `batch`).
+ */
+function enrichBatch(analysis: AnyAnalysis, batch: CleanMessage, reference: unknown): CleanMessage {
+  return { ...batch, ...enrichSummary(analysis, batch, reference) };
+}
+
 class HttpError extends Error {
   constructor(
     readonly statusCode: number,
@@ -76,7 +90,7 @@ function parseQuery<T extends z.ZodRawShape>(shape: T, query: HttpRequest['query
 const runParameter = z.string().min(1).max(1024).optional();
 const MAX_WINDOW_MS = 31 * 24 * 3600 * 1000;
 
-async function route(request: HttpRequest, deps: ApiDependencies): Promise<Json> {
+async function route(request: HttpRequest, deps: ApiDependencies): Promise<ApiAnswer> {
   const segments = request.path.replace(/\/+$/, '').split('/').filter(Boolean);
   if (segments[0] !== 'api' || segments[1] !== 'v1')
     throw new HttpError(404, `no such resource: ${request.path}`);
@@ -156,7 +170,7 @@ async function route(request: HttpRequest, deps: ApiDependencies): Promise<Json>
           batchesSince(deps.store, analysis.id, afterSk, params.limit),
           deps.reference(analysis),
         ]);
-        const items = page.items.map((item) => enrichJson(analysis, item, reference));
+        const items = page.items.map((item) => enrichBatch(analysis, item, reference));
         return { analysis: analysis.id, items, cursor: page.cursor ?? null };
       }
       default:

@@ -1,7 +1,14 @@
 /**
  * The read side of the state table, for the API: cumulative summaries (partition states merged on
  * read), time-bucket rollups, recent batch summaries, replay progress and pipeline health.
+ *
+ * Answers are typed by the contracts (shared/contracts/api.ts) and built to them; their exact shape is
+ * checked in the contract tests (test/unit/contracts), not here. Stored batch summaries are JSON read
+ * back from the store, so they are parsed with the pipeline part of their schema on the way out (cheap:
+ * the analysis body is checked at its top level only).
  */
+import type { BucketView, HealthAnswer, ReplayView, SummaryAnswer } from '../contracts/api.ts';
+import { type CleanMessage, cleanMessage } from '../contracts/clean-message.ts';
 import { type AnyAnalysis, isJsonObject, type Json, type JsonObject } from '../core/analysis.ts';
 import { percentileOfSorted } from '../core/statistics.ts';
 import type { ItemStore, StoredItem } from './ports.ts';
@@ -46,7 +53,7 @@ export async function cumulativeSummary(
   store: ItemStore,
   analysis: AnyAnalysis,
   run: string | undefined,
-): Promise<JsonObject> {
+): Promise<SummaryAnswer> {
   const items = await store.query(`state#${analysis.id}`);
   const states = items
     .map((item) => accumulated(item, runOfStateSk(item.sk)))
@@ -68,7 +75,7 @@ export async function bucketSeries(
   store: ItemStore,
   analysis: AnyAnalysis,
   range: { readonly fromMs: number; readonly toMs: number; readonly run?: string | undefined },
-): Promise<JsonObject[]> {
+): Promise<BucketView[]> {
   const items = await store.query(`rollup#${analysis.id}`, {
     from: sortableMs(range.fromMs),
     to: `${sortableMs(range.toMs)}~`,
@@ -105,6 +112,17 @@ export async function bucketSeries(
     }));
 }
 
+/** A stored batch summary: the `data_clean` message as written. Anything else is a fault, not data. */
+function readBatchSummary(item: StoredItem): CleanMessage {
+  const parsed = cleanMessage.safeParse(item.payload);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new Error(
+    `stored batch summary ${item.pk} ${item.sk} is not a data_clean message: ` +
+      `${issue?.path.join('.') || 'item'}: ${issue?.message ?? 'invalid'}`,
+  );
+}
+
 /**
  * Summaries are keyed by write time, but concurrent writers can land a key a moment *behind* one a
  * reader has already seen. So a poll re-reads this much behind its cursor; clients drop the batch
@@ -123,7 +141,7 @@ export async function batchesSince(
   /** A cursor's sort key; undefined = from the oldest kept; 'latest' = the newest `limit`, to follow from now. */
   afterSk: string | 'latest' | undefined,
   limit: number,
-): Promise<{ items: Json[]; cursor: string | undefined }> {
+): Promise<{ items: CleanMessage[]; cursor: string | undefined }> {
   const pk = `batch#${analysisId}`;
   let items: StoredItem[];
   if (afterSk === undefined) {
@@ -143,7 +161,7 @@ export async function batchesSince(
     .sort()
     .at(-1);
   return {
-    items: items.map((item) => item.payload),
+    items: items.map(readBatchSummary),
     cursor: last === undefined ? undefined : encodeBatchCursor(last),
   };
 }
@@ -159,7 +177,7 @@ export async function pipelineHealth(
   analyses: readonly AnyAnalysis[],
   nowMs: number,
   windowMs: number,
-): Promise<JsonObject> {
+): Promise<HealthAnswer> {
   const since = nowMs - windowMs;
   let rowsOut = 0;
   let batches = 0;
@@ -170,20 +188,17 @@ export async function pipelineHealth(
   for (const analysis of analyses) {
     const items = await store.query(`batch#${analysis.id}`, { from: sortableMs(since) });
     for (const item of items) {
-      const summary = asObject(item.payload);
-      const progress = asObject(summary?.progress);
-      if (!summary || !progress) continue;
+      const summary = readBatchSummary(item);
+      const { progress } = summary;
       batches += 1;
-      rowsOut += numberOf(progress.numInputRows);
-      rejected += numberOf(summary.rejectedRows);
-      const lag = asObject(progress.lagMs);
+      rowsOut += progress.numInputRows;
+      rejected += summary.rows_rejected;
       // Latency of a batch: from its oldest record being produced to the batch being processed.
-      if (lag) latencies.push(numberOf(lag.max));
-      for (const [reason, count] of Object.entries(asObject(summary.rejectedByReason) ?? {})) {
-        rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + numberOf(count);
+      latencies.push(progress.lagMs.max);
+      for (const [reason, count] of Object.entries(summary.rejected_by_reason)) {
+        rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + count;
       }
-      const received = numberOf(progress.receivedAtMs);
-      if (received > (lastBatchAtMs ?? 0)) lastBatchAtMs = received;
+      if (progress.receivedAtMs > (lastBatchAtMs ?? 0)) lastBatchAtMs = progress.receivedAtMs;
     }
   }
   latencies.sort((a, b) => a - b);
@@ -222,7 +237,7 @@ export async function pipelineHealth(
   };
 }
 
-export function replayView(replay: ReplayProgress, nowMs: number): JsonObject {
+export function replayView(replay: ReplayProgress, nowMs: number): ReplayView {
   const fraction =
     replay.objectBytes > 0
       ? Math.min(1, replay.bytesRead / replay.objectBytes)

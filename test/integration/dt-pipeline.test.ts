@@ -29,8 +29,7 @@ const histogram = z
   .object({ bin_edges: z.array(z.number()), bin_counts: z.array(z.number().int().min(0)) })
   .refine((value) => value.bin_edges.length === value.bin_counts.length + 1, 'n+1 edges for n counts');
 const cleanMessage = z.object({
-  msg_ID: z.string(),
-  batchId: z.string().regex(/^data_raw-\d+-\d+-\d+/),
+  msg_ID: z.string().regex(/^data_raw-\d+-\d+-\d+/),
   analysis: z.literal('dt'),
   run: z.string(),
   hit_count: z.number().int().min(0),
@@ -46,7 +45,7 @@ const cleanMessage = z.object({
       }),
     )
     .length(4),
-  rejectedRows: z.number().int().min(0),
+  rows_rejected: z.number().int().min(0),
   progress: z.object({
     numInputRows: z.number().int().min(0),
     inputRowsPerSecond: z.number(),
@@ -205,7 +204,7 @@ describe('the dt pipeline on the local stack', () => {
             const text = message.value?.toString('utf8') ?? '';
             const parsed = cleanMessage.safeParse(JSON.parse(text));
             if (!parsed.success) rejectAll(new Error(`invalid data_clean message: ${parsed.error.message}`));
-            const id = parsed.data?.batchId ?? '';
+            const id = parsed.data?.msg_ID ?? '';
             const before = byId.get(id);
             if (before !== undefined && before !== text) repeatedWithOtherBody += 1;
             byId.set(id, text);

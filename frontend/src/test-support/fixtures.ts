@@ -1,6 +1,10 @@
-/** dt summaries built by the analysis' own code (shared/analyses/dt), so the fixtures are real. */
+/**
+ * dt summaries built by the analysis' own code (shared/analyses/dt), so the fixtures are real; the
+ * API's answers around them typed by the shared contracts, so they keep the API's shape.
+ */
 import { summarize } from '../../../shared/analyses/dt/summary.ts';
 import { emptyTotals } from '../../../shared/analyses/dt/totals.ts';
+import type { CleanMessage, SummaryAnswer } from '../lib/api/schemas.ts';
 
 export interface SummaryFixture {
   /** [chamber, local channel, hits] */
@@ -18,7 +22,7 @@ export function dtSummary(fixture: SummaryFixture = {}) {
   return summarize(totals);
 }
 
-export function summaryResponse(fixture: SummaryFixture = {}) {
+export function summaryResponse(fixture: SummaryFixture = {}): SummaryAnswer {
   const summary = dtSummary(fixture);
   return {
     analysis: 'dt',
@@ -31,17 +35,14 @@ export function summaryResponse(fixture: SummaryFixture = {}) {
   };
 }
 
-export function batchItem(batchId: string, receivedAtMs: number, rows = 100) {
+export function batchItem(batchId: string, receivedAtMs: number, rows = 100): CleanMessage {
   return {
     msg_ID: batchId,
-    batchId,
     analysis: 'dt',
     run: 'dt/run-1/telescope.csv@abc',
     topic: 'data_raw',
     partition: Number(batchId.split('-')[1] ?? 0),
     ...dtSummary({ hits: [[0, 5, rows / 2]], rowsRead: rows }),
-    rejectedRows: 0,
-    rejectedByReason: {},
     progress: {
       numInputRows: rows,
       numInputRecords: rows,
@@ -49,8 +50,11 @@ export function batchItem(batchId: string, receivedAtMs: number, rows = 100) {
       processedRowsPerSecond: 5000,
       startOffset: 0,
       endOffset: rows - 1,
+      firstRecordTimestampMs: receivedAtMs - 120,
+      lastRecordTimestampMs: receivedAtMs - 10,
       receivedAtMs,
       lagMs: { min: 10, max: 120, avg: 50 },
+      buckets: [Math.floor((receivedAtMs - 120) / 5_000) * 5_000],
       durationMs: {},
     },
   };

@@ -3,8 +3,9 @@
  * `driftline analyze sf police-department-calls-for-service.sample2000.json --batch-rows 500` (the
  * last line's `cumulative`, replayed in file order: newest first), trimmed to the first 18 crime types,
  * with the radio-code join the API adds (`description`, `disposition_descriptions`) filled from
- * `shared/data/sf/radio_code.json`.
+ * `shared/data/sf/radio_code.json`. Typed by the analysis' summary schema, so it keeps its shape.
  */
+import type { SfSummary } from '../../../shared/analyses/sf/summary-schema.ts';
 
 const crimeTypes: [string, number][] = [
   ['Passing Call', 382],
@@ -49,7 +50,7 @@ const dispositions: [string, number, string | null][] = [
   ['SFD', 1, 'SFFD Medical Staff Engaged'],
 ];
 
-export function sfSummary() {
+export function sfSummary(): SfSummary {
   return {
     rows_read: 2000,
     rows_dropped_empty: 0,

@@ -3,9 +3,8 @@
  * same shape. A batch's body holds the hit-level counts of its rows and the orbit-level counts of the
  * orbits that closed in it; the cumulative body holds every batch plus the still-open orbits
  * (reducer.ts). Source field names are kept where they exist (`hit_count`, `hit_count_chamber`); the
- * handler adds `msg_ID`, the batch id and progress figures.
+ * handler adds `msg_ID` (the batch id) and progress figures. The shape: summary-schema.ts.
  */
-import type { JsonObject } from '../../core/analysis.ts';
 import { CHAMBER_COUNT, CHANNELS_PER_CHAMBER } from './detector.ts';
 import {
   DRIFT_BINS,
@@ -16,9 +15,10 @@ import {
   OCCUPANCY_BINS,
   OCCUPANCY_EDGES,
 } from './histogram.ts';
+import type { DtSummary } from './summary-schema.ts';
 import { type DtTotals, hitCount, rejectedCount } from './totals.ts';
 
-export function summarize(totals: DtTotals): JsonObject {
+export function summarize(totals: DtTotals): DtSummary {
   const chambers = Array.from({ length: CHAMBER_COUNT }, (_, chamber) => ({
     chamber,
     hit_count: totals.chamberHits[chamber] ?? 0,

@@ -13,8 +13,8 @@
  *   watermark: counted, in no window), rows beyond the dedup horizon (bounded mode), rows out of order.
  * - `event_time`: min / max / watermark (ISO, wall clock read as UTC: event-time.ts).
  * - `notes`: plain-language findings, e.g. that the input's event time runs backwards.
+ * The shape: summary-schema.ts.
  */
-import type { Json, JsonObject } from '../../core/analysis.ts';
 import type { SfConfig } from './config.ts';
 import { type Counts, rankCounts, total, type WindowCounts } from './counts.ts';
 import { eventTimeText } from './event-time.ts';
@@ -29,18 +29,24 @@ import {
   WINDOW_SLIDE_MS,
 } from './fields.ts';
 import { type SfBatch, type SfCounters, type SfState, windowIsOpen } from './state.ts';
+import type { SfSummary } from './summary-schema.ts';
 
-function crimeTypeList(counts: Counts, limit = Number.POSITIVE_INFINITY): Json[] {
+function crimeTypeList(counts: Counts, limit = Number.POSITIVE_INFINITY): SfSummary['crime_types'] {
   return rankCounts(counts)
     .slice(0, limit)
     .map(([name, count]) => ({ [CRIME_TYPE]: name, count }));
 }
 
-function dispositionList(counts: Counts): Json[] {
+function dispositionList(counts: Counts): SfSummary['dispositions'] {
   return rankCounts(counts).map(([code, count]) => ({ [DISPOSITION]: code, count, description: null }));
 }
 
-function windowList(windows: WindowCounts, isFinal: (start: number) => boolean): JsonObject {
+/** Window bounds are whole slides, always finite: their text is never eventTimeText's null. */
+function boundText(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function windowList(windows: WindowCounts, isFinal: (start: number) => boolean): SfSummary['windows'] {
   const starts = [...windows.keys()].sort((a, b) => b - a).slice(0, SUMMARY_RECENT_WINDOWS);
   return {
     size_minutes: WINDOW_SIZE_MS / MINUTE_MS,
@@ -49,8 +55,8 @@ function windowList(windows: WindowCounts, isFinal: (start: number) => boolean):
     recent: starts.map((start) => {
       const counts = windows.get(start) ?? new Map<string, number>();
       return {
-        start: eventTimeText(start),
-        end: eventTimeText(start + WINDOW_SIZE_MS),
+        start: boundText(start),
+        end: boundText(start + WINDOW_SIZE_MS),
         final: isFinal(start),
         rows: total(counts),
         crime_types: counts.size,
@@ -93,9 +99,9 @@ function body(
   crimeTypes: Counts,
   dispositions: Counts,
   eventTime: { minMs: number; maxMs: number; watermarkMs: number } | null,
-  windows: JsonObject,
+  windows: SfSummary['windows'],
   dedupKeys: number | null,
-): JsonObject {
+): SfSummary {
   const rejected = Object.values(rejectedByReason).reduce((sum, count) => sum + count, 0);
   return {
     rows_read: counters.rowsRead,
@@ -126,7 +132,7 @@ function body(
   };
 }
 
-export function summarizeBatch(batch: SfBatch, config: SfConfig): JsonObject {
+export function summarizeBatch(batch: SfBatch, config: SfConfig): SfSummary {
   const watermarkMs = batch.eventTime?.watermarkMs ?? Number.NEGATIVE_INFINITY;
   return body(
     config,
@@ -140,7 +146,7 @@ export function summarizeBatch(batch: SfBatch, config: SfConfig): JsonObject {
   );
 }
 
-export function summarizeState(state: SfState, config: SfConfig): JsonObject {
+export function summarizeState(state: SfState, config: SfConfig): SfSummary {
   const windows: WindowCounts = new Map([...state.closedWindows, ...state.openWindows]);
   const hasTime = state.minEventMs <= state.maxEventMs;
   return body(

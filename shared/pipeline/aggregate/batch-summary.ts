@@ -1,12 +1,16 @@
 /**
- * The per-batch summary: stored as the batch item and published to `data_clean`. Its progress part
- * follows Spark Structured Streaming's progress report (numInputRows, rates, offsets, durations).
+ * The per-batch summary: stored as the batch item and published to `data_clean`, in the shape of
+ * shared/contracts/clean-message.ts (built typed here, checked against the schema in the contract
+ * tests, not at runtime). Its progress part follows Spark Structured Streaming's progress report
+ * (numInputRows, rates, offsets, durations).
  */
-import type { AnyAnalysis, JsonObject, Rejection } from '../../core/analysis.ts';
+import type { CleanMessage } from '../../contracts/clean-message.ts';
+import type { AnyAnalysis } from '../../core/analysis.ts';
 import { positionJson } from '../../core/position.ts';
-import { countByReason } from './dead-letters.ts';
 import type { EventTimeRange } from './fold.ts';
 import type { SequencedRecord } from './origin-groups.ts';
+
+type Progress = CleanMessage['progress'];
 
 export interface BatchFacts {
   readonly batchId: string;
@@ -14,10 +18,9 @@ export interface BatchFacts {
   readonly run: string;
   readonly source: string;
   readonly partition: number;
-  /** The batch's contribution, as the analysis summarises it. */
+  /** The batch's contribution, as the analysis summarises it (its rejection counts included). */
   readonly total: unknown;
   readonly inputRows: number;
-  readonly rejections: readonly Rejection[];
   /** The records applied by this batch, in position order. */
   readonly fresh: readonly SequencedRecord[];
   readonly bucketStarts: readonly number[];
@@ -27,7 +30,7 @@ export interface BatchFacts {
   readonly nowMs: number;
 }
 
-function lagStats(timestamps: readonly number[], receivedAtMs: number): JsonObject {
+function lagStats(timestamps: readonly number[], receivedAtMs: number): Progress['lagMs'] {
   const lags = timestamps.map((timestamp) => receivedAtMs - timestamp);
   return {
     min: Math.min(...lags),
@@ -36,7 +39,7 @@ function lagStats(timestamps: readonly number[], receivedAtMs: number): JsonObje
   };
 }
 
-function eventTimeJson(range: EventTimeRange | undefined): JsonObject {
+function eventTimeJson(range: EventTimeRange | undefined): Pick<Progress, 'eventTime'> {
   if (!range) return {};
   return {
     eventTime: {
@@ -47,7 +50,7 @@ function eventTimeJson(range: EventTimeRange | undefined): JsonObject {
   };
 }
 
-function progressOf(facts: BatchFacts): JsonObject {
+function progressOf(facts: BatchFacts): Progress {
   const { fresh, inputRows, receivedAtMs } = facts;
   const timestamps = fresh.map((record) => record.input.timestampMs);
   const firstTimestamp = Math.min(...timestamps);
@@ -71,17 +74,16 @@ function progressOf(facts: BatchFacts): JsonObject {
   };
 }
 
-export function batchSummary(facts: BatchFacts): JsonObject {
+export function batchSummary(facts: BatchFacts): CleanMessage {
   return {
     msg_ID: facts.batchId,
-    batchId: facts.batchId,
     analysis: facts.analysis.id,
     run: facts.run,
     topic: facts.source,
     partition: facts.partition,
+    // The body brings the canonical rejection counts, `rows_rejected` and `rejected_by_reason`: the
+    // analysis counts each of its rejections (the batch's data_dead messages) as it makes it.
     ...facts.analysis.summarizeBatch(facts.total),
-    rejectedRows: facts.rejections.length,
-    rejectedByReason: countByReason(facts.rejections),
     progress: progressOf(facts),
   };
 }

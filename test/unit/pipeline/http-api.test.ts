@@ -137,7 +137,7 @@ function objects(json: Json | undefined): JsonObject[] {
 }
 
 function batchIdsOf(json: Json | undefined): string[] {
-  return objects(json).map((item) => String(item.batchId));
+  return objects(json).map((item) => String(item.msg_ID));
 }
 
 let world: World;

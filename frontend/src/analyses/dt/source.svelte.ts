@@ -10,13 +10,13 @@
  */
 import type { ApiClient, ApiResource } from '../../lib/api/client.ts';
 import {
-  type BatchesEnvelope,
-  type BucketsEnvelope,
-  batchesEnvelope,
-  batchProgress,
-  bucketsEnvelope,
-  type SummaryEnvelope,
-  summaryEnvelope,
+  type BatchesAnswer,
+  type BucketsAnswer,
+  batchesAnswer,
+  bucketsAnswer,
+  type CleanMessage,
+  type SummaryAnswer,
+  summaryAnswer,
 } from '../../lib/api/schemas.ts';
 import { BoundedSet } from '../../lib/data/bounded-set.ts';
 import { KeyedSeries } from '../../lib/data/keyed-series.ts';
@@ -124,9 +124,9 @@ export class DtSource implements AnalysisSource {
     }
   });
 
-  private readonly summaryResource: ApiResource<SummaryEnvelope>;
-  private readonly bucketsResource: ApiResource<BucketsEnvelope>;
-  private readonly batchesResource: ApiResource<BatchesEnvelope>;
+  private readonly summaryResource: ApiResource<SummaryAnswer>;
+  private readonly bucketsResource: ApiResource<BucketsAnswer>;
+  private readonly batchesResource: ApiResource<BatchesAnswer>;
   private readonly bucketSeries: KeyedSeries<DtBucket>;
   private readonly batchRing: RingBuffer<DtBatch>;
   private readonly seenBatches: BoundedSet<string>;
@@ -145,9 +145,9 @@ export class DtSource implements AnalysisSource {
     this.maxBatchPages = options.maxBatchPages ?? 3;
     this.batchPageSize = options.batchPageSize ?? 100;
     this.now = options.now ?? Date.now;
-    this.summaryResource = api.resource(summaryEnvelope);
-    this.bucketsResource = api.resource(bucketsEnvelope);
-    this.batchesResource = api.resource(batchesEnvelope);
+    this.summaryResource = api.resource(summaryAnswer);
+    this.bucketsResource = api.resource(bucketsAnswer);
+    this.batchesResource = api.resource(batchesAnswer);
   }
 
   setView(view: DtViewMode): void {
@@ -232,7 +232,7 @@ export class DtSource implements AnalysisSource {
       if (!changed) break;
       for (const item of value.items) {
         const batch = toBatch(item);
-        if (batch && this.seenBatches.add(batch.batchId)) {
+        if (this.seenBatches.add(batch.batchId)) {
           this.batchRing.push(batch);
           added += 1;
         }
@@ -249,18 +249,16 @@ export class DtSource implements AnalysisSource {
   }
 }
 
-function toBatch(item: unknown): DtBatch | undefined {
-  const pipeline = batchProgress.safeParse(item);
-  if (!pipeline.success) return undefined;
-  const hits = typeof item === 'object' && item !== null && 'hit_count' in item ? item.hit_count : 0;
-  const { batchId, run, partition, rejectedRows, progress } = pipeline.data;
+/** A batch's row in the panels: the pipeline part of its `data_clean` message and dt's hit count. */
+function toBatch(item: CleanMessage): DtBatch {
+  const { msg_ID, run, partition, rows_rejected, progress, hit_count } = item;
   return {
-    batchId,
+    batchId: msg_ID,
     run,
     partition,
     rows: progress.numInputRows,
-    hits: typeof hits === 'number' ? hits : 0,
-    rejectedRows,
+    hits: typeof hit_count === 'number' ? hit_count : 0,
+    rejectedRows: rows_rejected,
     lagMs: progress.lagMs.max,
     processedRowsPerSecond: progress.processedRowsPerSecond,
     receivedAtMs: progress.receivedAtMs,

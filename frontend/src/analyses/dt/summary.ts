@@ -1,36 +1,10 @@
 /**
- * The dt summary JSON (shared/analyses/dt/summary.ts; the same shape for the cumulative state, a
- * time bucket and a batch) as a compact model for the panels, and sums of several of them (the
- * "last N minutes" view). Bin edges are interned, so a few hundred buckets share one edge array.
+ * The dt summary JSON (its schema: shared/analyses/dt/summary-schema.ts; the same shape for the
+ * cumulative state, a time bucket and a batch) as a compact model for the panels, and sums of
+ * several of them (the "last N minutes" view). Bin edges are interned, so a few hundred buckets
+ * share one edge array.
  */
-import { z } from 'zod';
-
-const histogram = z
-  .looseObject({ bin_edges: z.array(z.number()), bin_counts: z.array(z.number()) })
-  .refine((value) => value.bin_edges.length === value.bin_counts.length + 1, 'n + 1 edges for n counts');
-
-const chamber = z.looseObject({
-  chamber: z.number().int(),
-  hit_count: z.number().optional(),
-  occupancy: histogram,
-  multiplicity: histogram,
-  gated_occupancy: histogram,
-  drift_time_ns: histogram,
-});
-
-export const dtSummarySchema = z.looseObject({
-  hit_count: z.number(),
-  hit_count_chamber: z.array(z.number()),
-  rows_read: z.number().optional(),
-  rows_filtered: z.number().optional(),
-  rows_rejected: z.number().optional(),
-  rejected_by_reason: z.record(z.string(), z.number()).optional(),
-  scintillator_hits: z.number().optional(),
-  orbits_with_hits: z.number().optional(),
-  orbits_with_scintillator: z.number().optional(),
-  late_hits: z.number().optional(),
-  chambers: z.array(chamber),
-});
+import { dtSummarySchema } from '../../../../shared/analyses/dt/summary-schema.ts';
 
 export const CHAMBERS = [0, 1, 2, 3] as const;
 
@@ -74,8 +48,8 @@ function intern(edges: readonly number[]): readonly number[] {
 
 const EMPTY_HISTOGRAM: Histogram = { edges: [], counts: [] };
 
-function toHistogram(value: { bin_edges: number[]; bin_counts: number[] } | undefined): Histogram {
-  return value ? { edges: intern(value.bin_edges), counts: value.bin_counts } : EMPTY_HISTOGRAM;
+function toHistogram(value: { bin_edges: number[]; bin_counts: number[] }): Histogram {
+  return { edges: intern(value.bin_edges), counts: value.bin_counts };
 }
 
 export function emptyChamber(): ChamberCounts {
@@ -100,7 +74,7 @@ export function parseDtSummary(value: unknown): { counts: DtCounts } | { error: 
     const entry = summary.chambers.find((candidate) => candidate.chamber === index);
     if (!entry) return emptyChamber();
     return {
-      hits: summary.hit_count_chamber[index] ?? entry.hit_count ?? 0,
+      hits: summary.hit_count_chamber[index] ?? entry.hit_count,
       occupancy: toHistogram(entry.occupancy),
       multiplicity: toHistogram(entry.multiplicity),
       gatedOccupancy: toHistogram(entry.gated_occupancy),
@@ -110,11 +84,11 @@ export function parseDtSummary(value: unknown): { counts: DtCounts } | { error: 
   return {
     counts: {
       hitCount: summary.hit_count,
-      rowsRead: summary.rows_read ?? 0,
-      rowsRejected: summary.rows_rejected ?? 0,
-      scintillatorHits: summary.scintillator_hits ?? 0,
-      orbitsWithHits: summary.orbits_with_hits ?? 0,
-      rejectedByReason: summary.rejected_by_reason ?? {},
+      rowsRead: summary.rows_read,
+      rowsRejected: summary.rows_rejected,
+      scintillatorHits: summary.scintillator_hits,
+      orbitsWithHits: summary.orbits_with_hits,
+      rejectedByReason: summary.rejected_by_reason,
       chambers,
     },
   };

@@ -6,7 +6,7 @@
  * their top types, the counters and event-time progress. Components only derive and render.
  */
 import type { ApiClient, ApiResource } from '../../lib/api/client.ts';
-import { type SummaryEnvelope, summaryEnvelope } from '../../lib/api/schemas.ts';
+import { type SummaryAnswer, summaryAnswer } from '../../lib/api/schemas.ts';
 import type { AnalysisSource } from '../types.ts';
 import {
   type DispositionRow,
@@ -94,11 +94,11 @@ export class SfSource implements AnalysisSource {
     dispositionRows(this.cumulative?.counts.dispositions ?? []),
   );
 
-  private readonly summaryResource: ApiResource<SummaryEnvelope>;
+  private readonly summaryResource: ApiResource<SummaryAnswer>;
 
   constructor(api: ApiClient, analysisId = 'sf') {
     this.analysisId = analysisId;
-    this.summaryResource = api.resource(summaryEnvelope);
+    this.summaryResource = api.resource(summaryAnswer);
   }
 
   setView(view: SfViewMode): void {

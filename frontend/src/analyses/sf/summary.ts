@@ -1,6 +1,6 @@
 /**
- * The sf summary JSON (shared/analyses/sf/summary.ts; the same shape for the cumulative state, a time
- * bucket and a batch), as the API serves it: with `dispositions[].description` and
+ * The sf summary JSON (its schema: shared/analyses/sf/summary-schema.ts; the same shape for the
+ * cumulative state, a time bucket and a batch), as the API serves it: with `dispositions[].description` and
  * `disposition_descriptions` joined in from the radio-code table (radio-codes.ts, a LEFT join, so a
  * code the table lacks keeps `description: null`; both are absent when the API has no table). Parsed
  * into a compact model for the panels, plus the pure computations they show: top N, shares, the
@@ -9,68 +9,7 @@
  * Event times are ISO strings ending in `Z` that mean San Francisco wall-clock time (event-time.ts:
  * the data has no zone and is read as UTC), so they are parsed and printed in UTC, never converted.
  */
-import { z } from 'zod';
-
-const crimeTypeCount = z.looseObject({ original_crime_type_name: z.string(), count: z.number() });
-
-const dispositionCount = z.looseObject({
-  disposition: z.string(),
-  count: z.number(),
-  description: z.string().nullable().optional(),
-});
-
-const isoTime = z.string().nullable();
-
-const window = z.looseObject({
-  start: z.string(),
-  end: z.string(),
-  final: z.boolean(),
-  rows: z.number(),
-  crime_types: z.number(),
-  top: z.array(crimeTypeCount),
-});
-
-export const sfSummarySchema = z.looseObject({
-  rows_read: z.number(),
-  rows_dropped_empty: z.number(),
-  rows_duplicate: z.number(),
-  rows_rejected: z.number(),
-  rejected_by_reason: z.record(z.string(), z.number()).optional(),
-  rows_distinct: z.number(),
-  rows_late: z.number(),
-  rows_beyond_dedup_horizon: z.number().optional(),
-  rows_out_of_order: z.number().optional(),
-  dedup: z
-    .looseObject({
-      mode: z.string(),
-      horizon_minutes: z.number().nullable().optional(),
-      keys: z.number().optional(),
-    })
-    .optional(),
-  watermark_delay_minutes: z.number().optional(),
-  event_time: z.looseObject({ min: isoTime, max: isoTime, watermark: isoTime }).optional(),
-  crime_type_count: z.number(),
-  crime_types: z.array(crimeTypeCount),
-  dispositions: z.array(dispositionCount),
-  disposition_descriptions: z
-    .looseObject({
-      source: z.string(),
-      codes_in_table: z.number(),
-      rows_described: z.number(),
-      rows_without_description: z.number(),
-      codes_without_description: z.array(z.string()),
-    })
-    .optional(),
-  windows: z.looseObject({
-    size_minutes: z.number(),
-    slide_minutes: z.number(),
-    count: z.number(),
-    recent: z.array(window),
-  }),
-  notes: z.array(z.string()).optional(),
-});
-
-export type SfSummaryJson = z.infer<typeof sfSummarySchema>;
+import { sfSummarySchema } from '../../../../shared/analyses/sf/summary-schema.ts';
 
 export interface NamedCount {
   readonly name: string;
@@ -137,9 +76,9 @@ export interface SfCounts {
   readonly notes: readonly string[];
 }
 
-/** ISO text → ms, or null (absent or unreadable). */
-function timeMs(text: string | null | undefined): number | null {
-  if (text === null || text === undefined) return null;
+/** ISO text → ms, or null (none yet, or unreadable). */
+function timeMs(text: string | null): number | null {
+  if (text === null) return null;
   const ms = Date.parse(text);
   return Number.isFinite(ms) ? ms : null;
 }
@@ -179,24 +118,24 @@ export function parseSfSummary(value: unknown): { counts: SfCounts } | { error: 
       duplicates: summary.rows_duplicate,
       droppedEmpty: summary.rows_dropped_empty,
       rejected: summary.rows_rejected,
-      rejectedByReason: summary.rejected_by_reason ?? {},
+      rejectedByReason: summary.rejected_by_reason,
       late: summary.rows_late,
-      outOfOrder: summary.rows_out_of_order ?? 0,
-      beyondDedupHorizon: summary.rows_beyond_dedup_horizon ?? 0,
-      dedupMode: summary.dedup?.mode ?? 'exact',
-      dedupHorizonMinutes: summary.dedup?.horizon_minutes ?? null,
-      dedupKeys: summary.dedup?.keys ?? null,
-      watermarkDelayMinutes: summary.watermark_delay_minutes ?? null,
+      outOfOrder: summary.rows_out_of_order,
+      beyondDedupHorizon: summary.rows_beyond_dedup_horizon,
+      dedupMode: summary.dedup.mode,
+      dedupHorizonMinutes: summary.dedup.horizon_minutes,
+      dedupKeys: summary.dedup.keys ?? null,
+      watermarkDelayMinutes: summary.watermark_delay_minutes,
       eventTime: {
-        minMs: timeMs(summary.event_time?.min),
-        maxMs: timeMs(summary.event_time?.max),
-        watermarkMs: timeMs(summary.event_time?.watermark),
+        minMs: timeMs(summary.event_time.min),
+        maxMs: timeMs(summary.event_time.max),
+        watermarkMs: timeMs(summary.event_time.watermark),
       },
       crimeTypes: rankCounts(named(summary.crime_types)),
       crimeTypeCount: summary.crime_type_count,
       dispositions: summary.dispositions.map((entry) => ({
         code: entry.disposition,
-        description: entry.description ?? null,
+        description: entry.description,
         count: entry.count,
       })),
       descriptions: coverage
@@ -212,7 +151,7 @@ export function parseSfSummary(value: unknown): { counts: SfCounts } | { error: 
       windowSlideMinutes: summary.windows.slide_minutes,
       windowCount: summary.windows.count,
       windows,
-      notes: summary.notes ?? [],
+      notes: summary.notes,
     },
   };
 }

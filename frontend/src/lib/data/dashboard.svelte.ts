@@ -4,7 +4,7 @@
  */
 import type { AnalysisSource, PanelHost } from '../../analyses/types.ts';
 import { ApiClient, type ApiResource } from '../api/client.ts';
-import { type AnalysesResponse, type AnalysisInfo, analysesResponse } from '../api/schemas.ts';
+import { type AnalysesAnswer, type AnalysisInfo, analysesAnswer } from '../api/schemas.ts';
 import { HealthSource } from './health.svelte.ts';
 import { Poller, type PollerOptions } from './poller.svelte.ts';
 
@@ -20,12 +20,12 @@ export class Dashboard implements PanelHost {
   readonly health: HealthSource;
   readonly poller: Poller;
   private readonly sources = new Set<AnalysisSource>();
-  private readonly analysesResource: ApiResource<AnalysesResponse>;
+  private readonly analysesResource: ApiResource<AnalysesAnswer>;
 
   constructor(options: DashboardOptions = {}) {
     this.api = options.api ?? new ApiClient();
     this.health = new HealthSource(this.api);
-    this.analysesResource = this.api.resource(analysesResponse);
+    this.analysesResource = this.api.resource(analysesAnswer);
     this.poller = new Poller((signal) => this.refresh(signal), options.poller);
   }
 

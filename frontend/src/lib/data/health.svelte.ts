@@ -3,7 +3,7 @@
  * once per successful tick for the throughput and latency charts.
  */
 import type { ApiClient, ApiResource } from '../api/client.ts';
-import { type Health, healthResponse } from '../api/schemas.ts';
+import { type HealthAnswer, healthAnswer } from '../api/schemas.ts';
 import { RingBuffer } from './ring-buffer.ts';
 
 export interface HealthSample {
@@ -15,10 +15,10 @@ export interface HealthSample {
 }
 
 export class HealthSource {
-  latest = $state.raw<Health | undefined>(undefined);
+  latest = $state.raw<HealthAnswer | undefined>(undefined);
   samples = $state.raw<readonly HealthSample[]>([]);
 
-  private readonly resource: ApiResource<Health>;
+  private readonly resource: ApiResource<HealthAnswer>;
   private readonly ring: RingBuffer<HealthSample>;
 
   constructor(
@@ -27,7 +27,7 @@ export class HealthSource {
     capacity = 300,
     private readonly now: () => number = Date.now,
   ) {
-    this.resource = api.resource(healthResponse);
+    this.resource = api.resource(healthAnswer);
     this.ring = new RingBuffer(capacity);
   }
 
