@@ -12,17 +12,17 @@
  * its own sequence guard).
  */
 import type { AnyAnalysis } from '../core/analysis.ts';
-import { accumulatorJson, readAccumulator } from './aggregate/accumulator.ts';
+import { type AccumulatorPayload, accumulatorJson, readAccumulator } from './aggregate/accumulator.ts';
 import { batchSummary } from './aggregate/batch-summary.ts';
 import { deadLetter } from './aggregate/dead-letters.ts';
-import { foldBuckets } from './aggregate/fold.ts';
+import { type FoldResult, foldBuckets } from './aggregate/fold.ts';
 import { groupByOrigin, type OriginGroup, type SequencedRecord } from './aggregate/origin-groups.ts';
 import { PhaseTimer } from './aggregate/phase-timer.ts';
 import { addToRollup, bucketByTime, readRollups } from './aggregate/rollups.ts';
 import { countUnrouted } from './aggregate/unrouted.ts';
 import { writeVersioned } from './aggregate/versioned-write.ts';
 import { type BatchSlice, batchIdOf } from './batch-slice.ts';
-import type { ItemStore, Publisher } from './ports.ts';
+import type { ItemStore, Publisher, StoredItem } from './ports.ts';
 import { batchKey, partitionStateKey } from './state-keys.ts';
 
 export type { BatchSlice, SliceRecord } from './batch-slice.ts';
@@ -99,19 +99,27 @@ async function republishIfLast(
   };
 }
 
+/** A group's batch folded in memory, ready to be written. */
+interface FoldedBatch {
+  readonly batch: GroupBatch;
+  readonly stateItem: StoredItem | undefined;
+  readonly current: AccumulatorPayload | undefined;
+  readonly fresh: readonly SequencedRecord[];
+  readonly folded: FoldResult;
+  readonly timer: PhaseTimer;
+}
+
 async function processGroup(batch: GroupBatch, deps: AggregateDependencies): Promise<BatchOutcome> {
-  const { slice, batchId, receivedAt } = batch;
+  const { slice } = batch;
   const { analysis, run } = batch.group;
   const timer = new PhaseTimer(deps.now);
-  const stateKey = partitionStateKey(analysis.id, run, slice.source, slice.partition);
-  const stateItem = await deps.store.get(stateKey);
+  const stateItem = await deps.store.get(partitionStateKey(analysis.id, run, slice.source, slice.partition));
   const current = readAccumulator(stateItem);
   timer.lap('stateRead');
   const fresh = freshRecords(batch.group.records, current?.lastSequence ?? -1);
   if (fresh.length === 0) {
     return republishIfLast(batch, { id: current?.lastBatchId, summarySk: current?.lastSummarySk }, deps);
   }
-
   const buckets = bucketByTime(fresh, deps.bucketSeconds);
   const where = { analysis: analysis.id, run, source: slice.source, partition: slice.partition };
   const rollups = await readRollups(deps.store, where, [...buckets.keys()]);
@@ -119,31 +127,43 @@ async function processGroup(batch: GroupBatch, deps: AggregateDependencies): Pro
   const initial = current ? analysis.stateCodec.decode(current.data) : analysis.emptyState();
   const folded = foldBuckets(analysis, initial, buckets, rollups);
   timer.lap('apply');
+  return commitBatch({ batch, stateItem, current, fresh, folded, timer }, deps);
+}
 
+/**
+ * Writes a folded batch in the order that makes a crash anywhere harmless: rollups (each with its
+ * own guard), dead letters (same keys when sent again), the summary (put-if-absent), the state
+ * (versioned: the commit point), then the summary to data_clean.
+ */
+async function commitBatch(folded: FoldedBatch, deps: AggregateDependencies): Promise<BatchOutcome> {
+  const { batch, fresh, timer, current } = folded;
+  const { slice, batchId, receivedAt } = batch;
+  const { analysis, run } = batch.group;
+  const { contributions, rejections, inputRows } = folded.folded;
   const expiresAt = Math.floor(receivedAt / 1000) + deps.batchTtlSeconds;
-  for (const contribution of folded.contributions) {
-    await addToRollup(deps.store, analysis, contribution, expiresAt);
-  }
+  for (const contribution of contributions) await addToRollup(deps.store, analysis, contribution, expiresAt);
   timer.lap('rollupWrite');
-  if (folded.rejections.length > 0) {
+  if (rejections.length > 0) {
     const context = { source: slice.source, batchId, analysis: analysis.id, run };
     await deps.publisher.publish(
       deps.topics.dead,
-      folded.rejections.map((rejection) => deadLetter(rejection, context)),
+      rejections.map((rejection) => deadLetter(rejection, context)),
     );
   }
   timer.lap('deadLetters');
 
   const summaryKey = batchKey(analysis.id, receivedAt, batchId);
   const summary = batchSummary({
-    ...where,
     analysis,
+    run,
+    source: slice.source,
+    partition: slice.partition,
     batchId,
-    total: folded.total,
-    inputRows: folded.inputRows,
+    total: folded.folded.total,
+    inputRows,
     fresh,
-    bucketStarts: folded.contributions.map((contribution) => contribution.start),
-    eventTime: folded.eventTime,
+    bucketStarts: contributions.map((contribution) => contribution.start),
+    eventTime: folded.folded.eventTime,
     durationMs: timer.durations(),
     receivedAtMs: receivedAt,
     nowMs: deps.now(),
@@ -152,20 +172,21 @@ async function processGroup(batch: GroupBatch, deps: AggregateDependencies): Pro
   timer.lap('summaryWrite');
 
   const next = accumulatorJson({
-    lastSequence: Math.max(...fresh.map((record) => record.sequence)),
-    data: analysis.stateCodec.encode(folded.state),
-    rows: (current?.rows ?? 0) + folded.inputRows,
+    lastSequence: fresh[fresh.length - 1]?.sequence ?? -1,
+    data: analysis.stateCodec.encode(folded.folded.state),
+    rows: (current?.rows ?? 0) + inputRows,
     batches: (current?.batches ?? 0) + 1,
-    rejectedRows: (current?.rejectedRows ?? 0) + folded.rejections.length,
+    rejectedRows: (current?.rejectedRows ?? 0) + rejections.length,
     lastBatchId: batchId,
     lastSummarySk: summaryKey.sk,
   });
-  await writeVersioned(deps.store, stateKey, stateItem, next);
+  const stateKey = partitionStateKey(analysis.id, run, slice.source, slice.partition);
+  await writeVersioned(deps.store, stateKey, folded.stateItem, next);
   timer.lap('stateWrite');
 
   await deps.publisher.publish(deps.topics.clean, [{ key: batchId, value: JSON.stringify(summary) }]);
-  const rejectedRows = folded.rejections.length;
-  return { batchId, analysis: analysis.id, run, inputRows: folded.inputRows, rejectedRows, duplicate: false };
+  const rejectedRows = rejections.length;
+  return { batchId, analysis: analysis.id, run, inputRows, rejectedRows, duplicate: false };
 }
 
 /** Records no analysis can take: dead letters, counted per partition, reported as one outcome. */

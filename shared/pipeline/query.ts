@@ -171,6 +171,68 @@ export async function replayProgressList(store: ItemStore): Promise<ReplayProgre
   return items.map(readProgress);
 }
 
+function addCounts(into: Record<string, number>, counts: Readonly<Record<string, number>>): void {
+  for (const [reason, count] of Object.entries(counts)) into[reason] = (into[reason] ?? 0) + count;
+}
+
+interface BatchWindow {
+  rowsOut: number;
+  batches: number;
+  rejected: number;
+  readonly rejectedByReason: Record<string, number>;
+  lastBatchAtMs: number | null;
+}
+
+/** What the batch summaries written since `sinceMs` say, over every analysis. */
+async function batchWindow(store: ItemStore, analyses: readonly AnyAnalysis[], sinceMs: number) {
+  const window: BatchWindow = {
+    rowsOut: 0,
+    batches: 0,
+    rejected: 0,
+    rejectedByReason: {},
+    lastBatchAtMs: null,
+  };
+  const latencies: number[] = [];
+  for (const analysis of analyses) {
+    for (const item of await store.query(`batch#${analysis.id}`, { from: sortableMs(sinceMs) })) {
+      const summary = readBatchSummary(item);
+      const { progress } = summary;
+      window.batches += 1;
+      window.rowsOut += progress.numInputRows;
+      window.rejected += summary.rows_rejected;
+      // Latency of a batch: from its oldest record being produced to the batch being processed.
+      latencies.push(progress.lagMs.max);
+      addCounts(window.rejectedByReason, summary.rejected_by_reason);
+      if (progress.receivedAtMs > (window.lastBatchAtMs ?? 0)) window.lastBatchAtMs = progress.receivedAtMs;
+    }
+  }
+  return { ...window, latencies: latencies.sort((a, b) => a - b) };
+}
+
+/** Records no analysis could take: counted since the start (not per window), by reason. */
+async function unroutedCounts(store: ItemStore): Promise<{ rows: number; byReason: Record<string, number> }> {
+  let rows = 0;
+  const byReason: Record<string, number> = {};
+  for (const item of await store.query('unrouted')) {
+    const counter = asObject(item.payload);
+    rows += numberOf(counter?.rows);
+    for (const [reason, count] of Object.entries(asObject(counter?.byReason) ?? {})) {
+      byReason[reason] = (byReason[reason] ?? 0) + numberOf(count);
+    }
+  }
+  return { rows, byReason };
+}
+
+/** The input rate: rows per second of every running replay, added up. */
+function rowsInPerSecondOf(replays: readonly ReplayProgress[]): number {
+  return replays
+    .filter((replay) => replay.status === 'running')
+    .reduce((sum, replay) => {
+      const elapsed = (replay.updatedAtMs - replay.startedAtMs) / 1000;
+      return sum + (elapsed > 0 ? replay.rowsSent / elapsed : 0);
+    }, 0);
+}
+
 /** Pipeline health over the last `windowMs`: from the recent batch summaries and replay progress. */
 export async function pipelineHealth(
   store: ItemStore,
@@ -178,61 +240,24 @@ export async function pipelineHealth(
   nowMs: number,
   windowMs: number,
 ): Promise<HealthAnswer> {
-  const since = nowMs - windowMs;
-  let rowsOut = 0;
-  let batches = 0;
-  let rejected = 0;
-  const latencies: number[] = [];
-  const rejectedByReason: Record<string, number> = {};
-  let lastBatchAtMs: number | null = null;
-  for (const analysis of analyses) {
-    const items = await store.query(`batch#${analysis.id}`, { from: sortableMs(since) });
-    for (const item of items) {
-      const summary = readBatchSummary(item);
-      const { progress } = summary;
-      batches += 1;
-      rowsOut += progress.numInputRows;
-      rejected += summary.rows_rejected;
-      // Latency of a batch: from its oldest record being produced to the batch being processed.
-      latencies.push(progress.lagMs.max);
-      for (const [reason, count] of Object.entries(summary.rejected_by_reason)) {
-        rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + count;
-      }
-      if (progress.receivedAtMs > (lastBatchAtMs ?? 0)) lastBatchAtMs = progress.receivedAtMs;
-    }
-  }
-  latencies.sort((a, b) => a - b);
-  // Records no analysis could take: counted since the start (not per window), by reason.
-  let unroutedRows = 0;
-  const unroutedByReason: Record<string, number> = {};
-  for (const item of await store.query('unrouted')) {
-    const counter = asObject(item.payload);
-    unroutedRows += numberOf(counter?.rows);
-    for (const [reason, count] of Object.entries(asObject(counter?.byReason) ?? {})) {
-      unroutedByReason[reason] = (unroutedByReason[reason] ?? 0) + numberOf(count);
-    }
-  }
+  const window = await batchWindow(store, analyses, nowMs - windowMs);
+  const unrouted = await unroutedCounts(store);
   const replays = await replayProgressList(store);
-  const running = replays.filter((replay) => replay.status === 'running');
-  const rowsInPerSecond = running.reduce((sum, replay) => {
-    const elapsed = (replay.updatedAtMs - replay.startedAtMs) / 1000;
-    return sum + (elapsed > 0 ? replay.rowsSent / elapsed : 0);
-  }, 0);
   return {
     windowSeconds: windowMs / 1000,
-    rowsInPerSecond,
-    rowsOutPerSecond: rowsOut / (windowMs / 1000),
-    batches,
-    rejectedRows: rejected,
-    rejectedByReason,
+    rowsInPerSecond: rowsInPerSecondOf(replays),
+    rowsOutPerSecond: window.rowsOut / (windowMs / 1000),
+    batches: window.batches,
+    rejectedRows: window.rejected,
+    rejectedByReason: window.rejectedByReason,
     latencyMs: {
-      p50: percentileOfSorted(latencies, 0.5) ?? null,
-      p99: percentileOfSorted(latencies, 0.99) ?? null,
-      max: latencies.at(-1) ?? null,
+      p50: percentileOfSorted(window.latencies, 0.5) ?? null,
+      p99: percentileOfSorted(window.latencies, 0.99) ?? null,
+      max: window.latencies.at(-1) ?? null,
     },
-    lastBatchAtMs,
-    unroutedRows,
-    unroutedByReason,
+    lastBatchAtMs: window.lastBatchAtMs,
+    unroutedRows: unrouted.rows,
+    unroutedByReason: unrouted.byReason,
     replays: replays.map((replay) => replayView(replay, nowMs)),
   };
 }
