@@ -38,6 +38,37 @@ function close(server: Server): Promise<void> {
   });
 }
 
+function s3Server(directory: string, port: number, buckets: readonly string[]): S3rver {
+  return new S3rver({
+    address: '127.0.0.1',
+    port,
+    silent: true,
+    directory,
+    // Path-style addressing only (the SDK clients are configured with forcePathStyle).
+    vhostBuckets: false,
+    configureBuckets: buckets.map((name) => ({ name })),
+  });
+}
+
+function dynamodbServer(directory: string): Server {
+  return dynalite({
+    path: directory,
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
+}
+
+function kinesisServer(directory: string): Server {
+  return kinesalite({
+    path: directory,
+    createStreamMs: 0,
+    deleteStreamMs: 0,
+    updateStreamMs: 0,
+    shardLimit: 200,
+  });
+}
+
 export async function startEmulators(options: {
   readonly dataDir: string;
   readonly s3Port: number;
@@ -51,37 +82,21 @@ export async function startEmulators(options: {
   await Promise.all([s3Dir, dynamodbDir, kinesisDir].map((dir) => mkdir(dir, { recursive: true })));
 
   const started: (() => Promise<void>)[] = [];
+  const stopStarted = async () => {
+    await Promise.allSettled(started.reverse().map((stop) => stop()));
+  };
   try {
-    const s3 = new S3rver({
-      address: '127.0.0.1',
-      port: options.s3Port,
-      silent: true,
-      directory: s3Dir,
-      // Path-style addressing only (the SDK clients are configured with forcePathStyle).
-      vhostBuckets: false,
-      configureBuckets: options.buckets.map((name) => ({ name })),
-    });
+    const s3 = s3Server(s3Dir, options.s3Port, options.buckets);
     const s3Address = await s3.run();
     started.push(() => s3.close());
 
-    const dynamodbServer = dynalite({
-      path: dynamodbDir,
-      createTableMs: 0,
-      deleteTableMs: 0,
-      updateTableMs: 0,
-    });
-    const dynamodbPort = await listen(dynamodbServer, options.dynamodbPort);
-    started.push(() => close(dynamodbServer));
+    const dynamodb = dynamodbServer(dynamodbDir);
+    const dynamodbPort = await listen(dynamodb, options.dynamodbPort);
+    started.push(() => close(dynamodb));
 
-    const kinesisServer = kinesalite({
-      path: kinesisDir,
-      createStreamMs: 0,
-      deleteStreamMs: 0,
-      updateStreamMs: 0,
-      shardLimit: 200,
-    });
-    const kinesisPort = await listen(kinesisServer, options.kinesisPort);
-    started.push(() => close(kinesisServer));
+    const kinesis = kinesisServer(kinesisDir);
+    const kinesisPort = await listen(kinesis, options.kinesisPort);
+    started.push(() => close(kinesis));
 
     return {
       s3Port: s3Address.port,
@@ -90,12 +105,10 @@ export async function startEmulators(options: {
       onS3Event(listener) {
         s3.on('event', listener);
       },
-      async stop() {
-        await Promise.allSettled(started.reverse().map((stop) => stop()));
-      },
+      stop: stopStarted,
     };
   } catch (error) {
-    await Promise.allSettled(started.reverse().map((stop) => stop()));
+    await stopStarted();
     throw error;
   }
 }

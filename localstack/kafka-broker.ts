@@ -65,6 +65,64 @@ function pomFor(version: string): string {
 `;
 }
 
+/** What to do when Maven failed: install it, fix network access, or read what it said. */
+function mavenFailure(error: unknown, mavenCommand: string): StackError {
+  const code = error instanceof Error && 'code' in error ? error.code : undefined;
+  if (code === 'ENOENT') {
+    return new StackError(
+      `Maven was not found (tried \`${mavenCommand}\`). It resolves the Kafka ${EMBEDDED_KAFKA_VERSION} jars once.\n` +
+        '  Install it (Debian/Ubuntu: apt-get install -y maven; macOS: brew install maven), set DRIFTLINE_MAVEN,\n' +
+        '  or use an existing Kafka with DRIFTLINE_KAFKA_BROKERS=host:port.',
+      { cause: error },
+    );
+  }
+  const output = error instanceof Error && 'stdout' in error ? `${String(error.stdout)}` : '';
+  const unreachable =
+    /Could not transfer|Unknown host|UnknownHost|Connection refused|timed out|resolve dependencies/i.test(
+      output,
+    );
+  return new StackError(
+    unreachable
+      ? `Could not download the Kafka ${EMBEDDED_KAFKA_VERSION} jars from Maven Central. Check network access (or Maven's\n` +
+          '  proxy/mirror settings in ~/.m2/settings.xml) and try again, or use an existing Kafka with\n' +
+          `  DRIFTLINE_KAFKA_BROKERS=host:port. Maven said:\n${tail(output, 12)}`
+      : `Maven failed to resolve the Kafka ${EMBEDDED_KAFKA_VERSION} jars:\n${tail(output, 20)}`,
+    { cause: error },
+  );
+}
+
+/** Has Maven copy the pom's runtime dependencies into `outputDir`. */
+async function copyDependencies(mavenCommand: string, pom: string, outputDir: string): Promise<void> {
+  try {
+    await execFileAsync(
+      mavenCommand,
+      [
+        '-B',
+        '-q',
+        '-f',
+        pom,
+        'dependency:copy-dependencies',
+        `-DoutputDirectory=${outputDir}`,
+        '-DincludeScope=runtime',
+      ],
+      { maxBuffer: 32 * 1024 * 1024 },
+    );
+  } catch (error) {
+    throw mavenFailure(error, mavenCommand);
+  }
+}
+
+/** The jars Maven resolved; refuses a folder without Kafka's own jar. */
+async function resolvedJars(staging: string, workDir: string): Promise<string[]> {
+  const jars = (await readdir(staging)).filter((name) => name.endsWith('.jar'));
+  if (!jars.some((name) => name.startsWith(`kafka_2.13-${EMBEDDED_KAFKA_VERSION}`))) {
+    throw new StackError(
+      `Maven finished but ${staging} holds no kafka_2.13 jar; remove ${workDir} and retry.`,
+    );
+  }
+  return jars;
+}
+
 /**
  * Makes sure the broker's jars are in the cache; resolves them with Maven on first use.
  * Returns the folder holding them.
@@ -88,50 +146,8 @@ export async function ensureKafkaJars(options: {
     `Resolving Apache Kafka ${EMBEDDED_KAFKA_VERSION} jars from Maven Central into ${libs} (once)…`,
   );
   const started = Date.now();
-  try {
-    await execFileAsync(
-      options.mavenCommand,
-      [
-        '-B',
-        '-q',
-        '-f',
-        pom,
-        'dependency:copy-dependencies',
-        `-DoutputDirectory=${staging}`,
-        '-DincludeScope=runtime',
-      ],
-      { maxBuffer: 32 * 1024 * 1024 },
-    );
-  } catch (error) {
-    const code = error instanceof Error && 'code' in error ? error.code : undefined;
-    if (code === 'ENOENT') {
-      throw new StackError(
-        `Maven was not found (tried \`${options.mavenCommand}\`). It resolves the Kafka ${EMBEDDED_KAFKA_VERSION} jars once.\n` +
-          '  Install it (Debian/Ubuntu: apt-get install -y maven; macOS: brew install maven), set DRIFTLINE_MAVEN,\n' +
-          '  or use an existing Kafka with DRIFTLINE_KAFKA_BROKERS=host:port.',
-        { cause: error },
-      );
-    }
-    const output = error instanceof Error && 'stdout' in error ? `${String(error.stdout)}` : '';
-    const unreachable =
-      /Could not transfer|Unknown host|UnknownHost|Connection refused|timed out|resolve dependencies/i.test(
-        output,
-      );
-    throw new StackError(
-      unreachable
-        ? `Could not download the Kafka ${EMBEDDED_KAFKA_VERSION} jars from Maven Central. Check network access (or Maven's\n` +
-            '  proxy/mirror settings in ~/.m2/settings.xml) and try again, or use an existing Kafka with\n' +
-            `  DRIFTLINE_KAFKA_BROKERS=host:port. Maven said:\n${tail(output, 12)}`
-        : `Maven failed to resolve the Kafka ${EMBEDDED_KAFKA_VERSION} jars:\n${tail(output, 20)}`,
-      { cause: error },
-    );
-  }
-  const jars = (await readdir(staging)).filter((name) => name.endsWith('.jar'));
-  if (!jars.some((name) => name.startsWith(`kafka_2.13-${EMBEDDED_KAFKA_VERSION}`))) {
-    throw new StackError(
-      `Maven finished but ${staging} holds no kafka_2.13 jar; remove ${workDir} and retry.`,
-    );
-  }
+  await copyDependencies(options.mavenCommand, pom, staging);
+  const jars = await resolvedJars(staging, workDir);
   await rm(libs, { recursive: true, force: true });
   await rename(staging, libs);
   await writeFile(marker, `${new Date().toISOString()}\n`);

@@ -3,7 +3,7 @@
  * programmatic API the tests use. The stack runs in its own process group; it is stopped by the id
  * recorded in its `stack.json`, never by name.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -81,6 +81,66 @@ export async function readStackInfo(dataDir: string): Promise<StackInfo | undefi
   }
 }
 
+type StartupOutcome = z.infer<typeof readyMessage> | { type: 'exited'; code: number | null };
+
+async function refuseIfRunning(dataDir: string): Promise<void> {
+  const running = await readStackInfo(dataDir);
+  if (running) {
+    throw new StackError(
+      `A stack is already running from ${dataDir} (pid ${running.pid}). Stop it with \`npx driftline stack down\`.`,
+    );
+  }
+}
+
+/** The stack daemon in a process group of its own, its output appended to the stack's log. */
+function spawnStackProcess(env: Environment, dataDir: string, attached: boolean): ChildProcess {
+  const logFd = openSync(stackLogFile(dataDir), 'a');
+  const child = spawn(
+    process.execPath,
+    // `--import tsx` resolves from the cwd, the project root, like an import from its files would.
+    [
+      '--import',
+      'tsx',
+      join(PROJECT_ROOT, 'localstack', 'stack-daemon.ts'),
+      ...(attached ? ['--attached'] : []),
+    ],
+    {
+      cwd: PROJECT_ROOT,
+      env: { ...env, DRIFTLINE_DATA_DIR: dataDir },
+      detached: true,
+      stdio: ['ignore', logFd, logFd, 'ipc'],
+    },
+  );
+  closeSync(logFd);
+  return child;
+}
+
+/** The daemon's ready or failed message, its exit, or a timeout, whichever comes first. */
+function startupOutcome(child: ChildProcess): Promise<StartupOutcome> {
+  return new Promise<StartupOutcome>((resolveOutcome) => {
+    const timer = setTimeout(
+      () =>
+        resolveOutcome({
+          type: 'failed',
+          message: `not ready within ${STARTUP_TIMEOUT_MS / 1000} s`,
+          userFacing: true,
+        }),
+      STARTUP_TIMEOUT_MS,
+    );
+    child.on('message', (message) => {
+      const parsed = readyMessage.safeParse(message);
+      if (parsed.success) {
+        clearTimeout(timer);
+        resolveOutcome(parsed.data);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolveOutcome({ type: 'exited', code });
+    });
+  });
+}
+
 /**
  * Starts the stack process and resolves when it is ready. `attached`: the stack stops by itself when
  * this process goes away (tests). Otherwise it keeps running until `stopStack` (`stack up`).
@@ -90,59 +150,14 @@ export async function startStack(
 ): Promise<StackHandle> {
   const env = { ...process.env, ...options.env };
   const config = loadStackConfig(env);
-  const running = await readStackInfo(config.dataDir);
-  if (running) {
-    throw new StackError(
-      `A stack is already running from ${config.dataDir} (pid ${running.pid}). Stop it with \`npx driftline stack down\`.`,
-    );
-  }
+  await refuseIfRunning(config.dataDir);
   if (options.fresh) await wipeData(config);
   await mkdir(config.dataDir, { recursive: true });
-  const logFd = openSync(stackLogFile(config.dataDir), 'a');
-  const child = spawn(
-    process.execPath,
-    // `--import tsx` resolves from the cwd, the project root, like an import from its files would.
-    [
-      '--import',
-      'tsx',
-      join(PROJECT_ROOT, 'localstack', 'stack-daemon.ts'),
-      ...(options.attached ? ['--attached'] : []),
-    ],
-    {
-      cwd: PROJECT_ROOT,
-      env: { ...env, DRIFTLINE_DATA_DIR: config.dataDir },
-      detached: true,
-      stdio: ['ignore', logFd, logFd, 'ipc'],
-    },
-  );
-  closeSync(logFd);
+  const child = spawnStackProcess(env, config.dataDir, options.attached === true);
   const pid = child.pid;
   if (pid === undefined) throw new StackError('Could not start the stack process.');
 
-  const outcome = await new Promise<z.infer<typeof readyMessage> | { type: 'exited'; code: number | null }>(
-    (resolveOutcome) => {
-      const timer = setTimeout(
-        () =>
-          resolveOutcome({
-            type: 'failed',
-            message: `not ready within ${STARTUP_TIMEOUT_MS / 1000} s`,
-            userFacing: true,
-          }),
-        STARTUP_TIMEOUT_MS,
-      );
-      child.on('message', (message) => {
-        const parsed = readyMessage.safeParse(message);
-        if (parsed.success) {
-          clearTimeout(timer);
-          resolveOutcome(parsed.data);
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        resolveOutcome({ type: 'exited', code });
-      });
-    },
-  );
+  const outcome = await startupOutcome(child);
   if (outcome.type !== 'ready') {
     await stopProcessGroup(pid);
     const detail =

@@ -9,10 +9,10 @@ import { mkdir } from 'node:fs/promises';
 import { CreateTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { createDynamoDbClient } from '../shared/adapters/dynamodb.ts';
-import { type Admin, createKafka, type Producer } from '../shared/adapters/kafka.ts';
+import { type Admin, createKafka, type Kafka } from '../shared/adapters/kafka.ts';
 import { createKinesisClient } from '../shared/adapters/kinesis.ts';
 import type { StackConfig, StackPorts } from '../shared/config.ts';
-import { startEmulators } from './emulators.ts';
+import { type RunningEmulators, startEmulators } from './emulators.ts';
 import {
   brokerLogTail,
   checkJava,
@@ -21,7 +21,8 @@ import {
   startKafkaBroker,
 } from './kafka-broker.ts';
 import { assertPortFree, freePort } from './ports.ts';
-import { normaliseS3rverEvent, S3_NOTIFICATION_TOPIC } from './s3-notifications.ts';
+import { startS3NotificationRelay } from './s3-notification-relay.ts';
+import { S3_NOTIFICATION_TOPIC } from './s3-notifications.ts';
 import { loadServiceDefinition, type ServiceDefinition } from './service-definition.ts';
 import { StackError } from './stack-error.ts';
 import type { StackEndpoints, StackInfo } from './stack-files.ts';
@@ -161,8 +162,16 @@ async function provisionStreams(endpoint: string, service: ServiceDefinition): P
   }
 }
 
-export async function runStack(config: StackConfig, log: (line: string) => void): Promise<RunningStack> {
-  const started = Date.now();
+/** What runStack settles before it starts anything: the ports, serverless.yml's resources, the Kafka jars. */
+interface StackPlan {
+  readonly embeddedKafka: boolean;
+  readonly ports: StackPorts;
+  readonly service: ServiceDefinition;
+  /** The Kafka jars, when the stack runs its own broker (no DRIFTLINE_KAFKA_BROKERS). */
+  readonly libsDir: string | undefined;
+}
+
+async function planStack(config: StackConfig, log: (line: string) => void): Promise<StackPlan> {
   await mkdir(config.dataDir, { recursive: true });
   const embeddedKafka = config.externalKafkaBrokers === undefined;
   await checkPortsFree(config.ports, embeddedKafka);
@@ -175,106 +184,141 @@ export async function runStack(config: StackConfig, log: (line: string) => void)
       )
     : Promise.resolve(undefined);
   const [service, libsDir] = await Promise.all([servicePromise, libsPromise]);
+  return { embeddedKafka, ports, service, libsDir };
+}
 
-  const stops: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch((error) => log(`stop failed: ${String(error)}`));
-    stops.length = 0;
+/** Stops what was started, the last first; a failing stop is logged and the others still run. */
+class StopList {
+  private readonly stops: (() => Promise<void>)[] = [];
+
+  constructor(private readonly log: (line: string) => void) {}
+
+  push(stop: () => Promise<void>): void {
+    this.stops.push(stop);
+  }
+
+  async stopAll(): Promise<void> {
+    for (const stop of this.stops.reverse())
+      await stop().catch((error) => this.log(`stop failed: ${String(error)}`));
+    this.stops.length = 0;
+  }
+}
+
+interface StackServices {
+  readonly broker: RunningKafkaBroker | undefined;
+  readonly emulators: RunningEmulators;
+  readonly endpoints: StackEndpoints;
+}
+
+/** The broker (unless an existing Kafka is used) and the AWS emulators. */
+async function startServices(config: StackConfig, plan: StackPlan, stops: StopList): Promise<StackServices> {
+  const { libsDir, ports, service } = plan;
+  const broker =
+    libsDir === undefined
+      ? undefined
+      : await startKafkaBroker({
+          libsDir,
+          dataDir: config.dataDir,
+          port: ports.kafka,
+          controllerPort: ports.kafkaController,
+          heap: config.kafkaHeap,
+          javaCommand: config.javaCommand,
+        });
+  if (broker) stops.push(() => broker.stop());
+
+  const emulators = await startEmulators({
+    dataDir: config.dataDir,
+    s3Port: ports.s3,
+    dynamodbPort: ports.dynamodb,
+    kinesisPort: ports.kinesis,
+    buckets: [service.datasetBucket, service.stateBucket],
+  });
+  stops.push(() => emulators.stop());
+  const endpoints: StackEndpoints = {
+    kafkaBrokers: broker ? [broker.bootstrapServers] : [...(config.externalKafkaBrokers ?? [])],
+    s3: `http://127.0.0.1:${emulators.s3Port}`,
+    dynamodb: `http://127.0.0.1:${emulators.dynamodbPort}`,
+    kinesis: `http://127.0.0.1:${emulators.kinesisPort}`,
   };
+  return { broker, emulators, endpoints };
+}
+
+/** Waits for Kafka, then creates the topics, tables and streams that are missing. */
+async function provision(
+  kafka: Kafka,
+  services: StackServices,
+  service: ServiceDefinition,
+  stops: StopList,
+  log: (line: string) => void,
+): Promise<void> {
+  const { broker, endpoints } = services;
+  const admin = kafka.admin();
+  stops.push(() => admin.disconnect());
+  await waitForKafka(admin, broker, endpoints.kafkaBrokers.join(','));
+  await provisionTopics(admin, [...service.topics, { name: S3_NOTIFICATION_TOPIC, partitions: 1 }], log);
+  await Promise.all([
+    provisionTables(endpoints.dynamodb, service),
+    provisionStreams(endpoints.kinesis, service),
+  ]);
+}
+
+function stackInfo(
+  config: StackConfig,
+  plan: StackPlan,
+  services: StackServices,
+  started: number,
+): StackInfo {
+  const { broker, emulators, endpoints } = services;
+  const { service } = plan;
+  return {
+    pid: process.pid,
+    dataDir: config.dataDir,
+    stage: config.stage,
+    startedAt: new Date().toISOString(),
+    startupMs: Date.now() - started,
+    embeddedKafka: plan.embeddedKafka,
+    ...(broker ? { kafkaLogFile: broker.logFile } : {}),
+    endpoints,
+    ports: {
+      ...plan.ports,
+      s3: emulators.s3Port,
+      dynamodb: emulators.dynamodbPort,
+      kinesis: emulators.kinesisPort,
+    },
+    datasetBucket: service.datasetBucket,
+    stateBucket: service.stateBucket,
+    stateTable: service.stateTable,
+    topics: service.topics.map((topic) => ({ ...topic })),
+    s3NotificationTopic: S3_NOTIFICATION_TOPIC,
+  };
+}
+
+export async function runStack(config: StackConfig, log: (line: string) => void): Promise<RunningStack> {
+  const started = Date.now();
+  const plan = await planStack(config, log);
+  const stops = new StopList(log);
   try {
-    const broker =
-      libsDir === undefined
-        ? undefined
-        : await startKafkaBroker({
-            libsDir,
-            dataDir: config.dataDir,
-            port: ports.kafka,
-            controllerPort: ports.kafkaController,
-            heap: config.kafkaHeap,
-            javaCommand: config.javaCommand,
-          });
-    if (broker) stops.push(() => broker.stop());
-
-    const emulators = await startEmulators({
-      dataDir: config.dataDir,
-      s3Port: ports.s3,
-      dynamodbPort: ports.dynamodb,
-      kinesisPort: ports.kinesis,
-      buckets: [service.datasetBucket, service.stateBucket],
-    });
-    stops.push(() => emulators.stop());
-    const endpoints: StackEndpoints = {
-      kafkaBrokers: broker ? [broker.bootstrapServers] : [...(config.externalKafkaBrokers ?? [])],
-      s3: `http://127.0.0.1:${emulators.s3Port}`,
-      dynamodb: `http://127.0.0.1:${emulators.dynamodbPort}`,
-      kinesis: `http://127.0.0.1:${emulators.kinesisPort}`,
-    };
-
+    const services = await startServices(config, plan, stops);
     const kafka = createKafka(
-      { brokers: endpoints.kafkaBrokers, auth: 'none' },
+      { brokers: services.endpoints.kafkaBrokers, auth: 'none' },
       { clientId: 'driftline-stack', logLevel: 'nothing' },
     );
-    const admin = kafka.admin();
-    stops.push(() => admin.disconnect());
-    await waitForKafka(admin, broker, endpoints.kafkaBrokers.join(','));
-    await provisionTopics(admin, [...service.topics, { name: S3_NOTIFICATION_TOPIC, partitions: 1 }], log);
-    await Promise.all([
-      provisionTables(endpoints.dynamodb, service),
-      provisionStreams(endpoints.kinesis, service),
-    ]);
-
-    const relay: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await relay.connect();
-    stops.push(() => relay.disconnect());
-    emulators.onS3Event((raw) => {
-      let records: ReturnType<typeof normaliseS3rverEvent>;
-      try {
-        records = normaliseS3rverEvent(raw, LOCAL_REGION);
-      } catch (error) {
-        log(`ignored an S3 event that could not be read: ${String(error)}`);
-        return;
-      }
-      relay
-        .send({
-          topic: S3_NOTIFICATION_TOPIC,
-          acks: -1,
-          messages: records.map((record) => ({
-            key: `${record.s3.bucket.name}/${record.s3.object.key}`,
-            value: JSON.stringify({ Records: [record] }),
-          })),
-        })
-        .catch((error) => log(`error: could not relay an S3 notification: ${String(error)}`));
+    await provision(kafka, services, plan.service, stops, log);
+    const relay = await startS3NotificationRelay({
+      kafka,
+      emulators: services.emulators,
+      region: LOCAL_REGION,
+      log,
     });
-
-    const info: StackInfo = {
-      pid: process.pid,
-      dataDir: config.dataDir,
-      stage: config.stage,
-      startedAt: new Date().toISOString(),
-      startupMs: Date.now() - started,
-      embeddedKafka,
-      ...(broker ? { kafkaLogFile: broker.logFile } : {}),
-      endpoints,
-      ports: {
-        ...ports,
-        s3: emulators.s3Port,
-        dynamodb: emulators.dynamodbPort,
-        kinesis: emulators.kinesisPort,
-      },
-      datasetBucket: service.datasetBucket,
-      stateBucket: service.stateBucket,
-      stateTable: service.stateTable,
-      topics: service.topics.map((topic) => ({ ...topic })),
-      s3NotificationTopic: S3_NOTIFICATION_TOPIC,
-    };
+    stops.push(() => relay.stop());
     return {
-      info,
-      service,
-      brokerExited: broker ? broker.exited : new Promise<never>(() => {}),
-      stop: stopAll,
+      info: stackInfo(config, plan, services, started),
+      service: plan.service,
+      brokerExited: services.broker ? services.broker.exited : new Promise<never>(() => {}),
+      stop: () => stops.stopAll(),
     };
   } catch (error) {
-    await stopAll();
+    await stops.stopAll();
     throw error;
   }
 }

@@ -8,11 +8,11 @@
  */
 import { createWriteStream } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
-import { Readable, Transform, type Writable } from 'node:stream';
+import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
-import { createDtTruth, generateDt } from '../../shared/analyses/dt/generator.ts';
+import { createDtTruth, type DtTruth, generateDt } from '../../shared/analyses/dt/generator.ts';
 import { analysisById } from '../../shared/analyses/registry.ts';
 import { formatRate, UsageError } from './analyze.ts';
 
@@ -172,74 +172,94 @@ function asFileError(error: unknown, path: string): unknown {
 
 // --- writing -----------------------------------------------------------------------------------
 
+/** The generator's chunks, with a progress line to stderr about once a second. */
+function* chunksWithProgress(
+  settings: DtGenerateSettings,
+  truth: DtTruth,
+  startedAt: number,
+): Generator<Uint8Array> {
+  const { rows, seed, format } = settings;
+  let lastReportAt = startedAt;
+  for (const chunk of generateDt({ rows, seed, format, truth })) {
+    yield chunk;
+    const now = performance.now();
+    if (now - lastReportAt >= PROGRESS_INTERVAL_MS) {
+      lastReportAt = now;
+      const seconds = (now - startedAt) / 1000;
+      console.error(`generate dt: ${truth.rows} of ${rows} rows (${formatRate(truth.rows, seconds)})`);
+    }
+  }
+}
+
+/** Passes the chunks on unchanged, counting their bytes. */
+class ByteCounter extends Transform {
+  bytes = 0;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    done(null, chunk);
+  }
+}
+
+/** The streams from the generator to `destination`. */
+type Stages = (destination: Writable) => (Readable | Writable)[];
+
+/** Resolves false when the reader went away before the end. */
+async function writeToStdout(stages: Stages): Promise<boolean> {
+  try {
+    // end: false keeps process.stdout open (it belongs to the process, not to this command).
+    await pipeline(stages(process.stdout), { end: false });
+    return true;
+  } catch (error) {
+    // The reader went away (`| head`): not this command's failure.
+    if (error instanceof Error && 'code' in error && error.code === 'EPIPE') return false;
+    throw error;
+  }
+}
+
+/** Under a temporary name, renamed at the end: an interrupted run leaves no truncated file. */
+async function writeToFile(out: string, stages: Stages): Promise<void> {
+  const partial = `${out}.${process.pid}.partial`;
+  try {
+    await pipeline(stages(createWriteStream(partial)));
+    await rename(partial, out);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw asFileError(error, out);
+  }
+}
+
+async function writeTruth(truthFile: string, truth: DtTruth): Promise<void> {
+  await writeFile(truthFile, `${JSON.stringify(truth, null, 2)}\n`).catch((error: unknown) => {
+    throw asFileError(error, truthFile);
+  });
+}
+
 async function generateDtFile(settings: DtGenerateSettings): Promise<number> {
-  const { rows, seed, format, gzip, out } = settings;
+  const { seed, format, gzip, out } = settings;
   const toStdout = out === STDOUT;
   if (toStdout && process.stdout.isTTY && (format === 'bin' || gzip)) {
     throw new UsageError('refusing to write binary data to a terminal: redirect stdout or use --out FILE');
   }
   const truth = createDtTruth();
   const startedAt = performance.now();
-  let lastReportAt = startedAt;
-  /** The generator's chunks, with a progress line to stderr about once a second. */
-  function* chunksWithProgress(): Generator<Uint8Array> {
-    for (const chunk of generateDt({ rows, seed, format, truth })) {
-      yield chunk;
-      const now = performance.now();
-      if (now - lastReportAt >= PROGRESS_INTERVAL_MS) {
-        lastReportAt = now;
-        const seconds = (now - startedAt) / 1000;
-        console.error(`generate dt: ${truth.rows} of ${rows} rows (${formatRate(truth.rows, seconds)})`);
-      }
-    }
-  }
-  let bytes = 0;
-  const countBytes = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      bytes += chunk.length;
-      done(null, chunk);
-    },
-  });
+  const counter = new ByteCounter();
   // One chunk (65 536 rows) in flight: the generator runs only when the output has room.
-  const source = Readable.from(chunksWithProgress(), { highWaterMark: 1 });
-  const stages = (destination: Writable) => [
-    source,
-    ...(gzip ? [createGzip()] : []),
-    countBytes,
-    destination,
-  ];
+  const source = Readable.from(chunksWithProgress(settings, truth, startedAt), { highWaterMark: 1 });
+  const stages: Stages = (destination) => [source, ...(gzip ? [createGzip()] : []), counter, destination];
 
   if (toStdout) {
-    try {
-      // end: false keeps process.stdout open (it belongs to the process, not to this command).
-      await pipeline(stages(process.stdout), { end: false });
-    } catch (error) {
-      // The reader went away (`| head`): not this command's failure.
-      if (error instanceof Error && 'code' in error && error.code === 'EPIPE') return 0;
-      throw error;
-    }
+    if (!(await writeToStdout(stages))) return 0;
   } else {
-    const partial = `${out}.${process.pid}.partial`;
-    try {
-      await pipeline(stages(createWriteStream(partial)));
-      await rename(partial, out);
-    } catch (error) {
-      await rm(partial, { force: true });
-      throw asFileError(error, out);
-    }
+    await writeToFile(out, stages);
   }
-  if (settings.truth !== undefined) {
-    const truthFile = settings.truth;
-    await writeFile(truthFile, `${JSON.stringify(truth, null, 2)}\n`).catch((error: unknown) => {
-      throw asFileError(error, truthFile);
-    });
-  }
+  if (settings.truth !== undefined) await writeTruth(settings.truth, truth);
 
   const seconds = (performance.now() - startedAt) / 1000;
   const target = toStdout ? 'stdout' : out;
   console.error(
     `generate dt: ${truth.rows} rows (seed ${seed}, ${format}${gzip ? '.gz' : ''}) → ${target}: ` +
-      `${bytes} bytes in ${seconds.toFixed(2)} s (${formatRate(truth.rows, seconds)})` +
+      `${counter.bytes} bytes in ${seconds.toFixed(2)} s (${formatRate(truth.rows, seconds)})` +
       (settings.truth === undefined ? '' : `; truth → ${settings.truth}`),
   );
   return 0;

@@ -1,6 +1,6 @@
 /** `driftline stack up|down|status|env`: the embedded local cloud as a background service. */
 import { parseArgs } from 'node:util';
-import { EMBEDDED_KAFKA_VERSION, loadStackConfig } from '../../shared/config.ts';
+import { EMBEDDED_KAFKA_VERSION, loadStackConfig, type StackConfig } from '../../shared/config.ts';
 import { checkJava, ensureKafkaJars } from '../kafka-broker.ts';
 import { functionEnvironment, type StackInfo } from '../stack.ts';
 import { readStackInfo, startStack, stopStack, wipeData } from '../stack-control.ts';
@@ -36,6 +36,54 @@ export function describeStack(info: StackInfo): string {
   ].join('\n');
 }
 
+async function stackUp(config: StackConfig, fresh: boolean): Promise<number> {
+  const running = await readStackInfo(config.dataDir);
+  if (running) {
+    console.log(describeStack(running));
+    return 0;
+  }
+  if (fresh) await wipeData(config);
+  console.error(`Starting the local stack (data in ${config.dataDir})…`);
+  const handle = await startStack({ fresh: false });
+  console.log(describeStack(handle.info));
+  return 0;
+}
+
+async function stackDown(config: StackConfig): Promise<number> {
+  const stopped = await stopStack();
+  console.log(stopped ? 'Stack stopped.' : `No stack is running from ${config.dataDir}.`);
+  return 0;
+}
+
+async function stackStatus(config: StackConfig, json: boolean): Promise<number> {
+  const info = await readStackInfo(config.dataDir);
+  if (json) console.log(JSON.stringify(info ?? null, null, 2));
+  else console.log(info ? describeStack(info) : `No stack is running from ${config.dataDir}.`);
+  return info ? 0 : 3;
+}
+
+async function stackEnv(config: StackConfig): Promise<number> {
+  const info = await readStackInfo(config.dataDir);
+  if (!info) {
+    console.error(`No stack is running from ${config.dataDir}: start it with \`npx driftline stack up\`.`);
+    return 3;
+  }
+  for (const [name, value] of Object.entries(functionEnvironment(info)))
+    console.log(`export ${name}=${value}`);
+  return 0;
+}
+
+async function stackInstall(config: StackConfig): Promise<number> {
+  await checkJava(config.javaCommand);
+  const libs = await ensureKafkaJars({
+    cacheDir: config.cacheDir,
+    mavenCommand: config.mavenCommand,
+    log: console.error,
+  });
+  console.log(`Kafka ${EMBEDDED_KAFKA_VERSION} jars ready in ${libs}`);
+  return 0;
+}
+
 export async function stackCommand(args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args,
@@ -53,51 +101,16 @@ export async function stackCommand(args: string[]): Promise<number> {
   }
   const config = loadStackConfig();
   switch (action) {
-    case 'up': {
-      const running = await readStackInfo(config.dataDir);
-      if (running) {
-        console.log(describeStack(running));
-        return 0;
-      }
-      if (values.fresh) await wipeData(config);
-      console.error(`Starting the local stack (data in ${config.dataDir})…`);
-      const handle = await startStack({ fresh: false });
-      console.log(describeStack(handle.info));
-      return 0;
-    }
-    case 'down': {
-      const stopped = await stopStack();
-      console.log(stopped ? 'Stack stopped.' : `No stack is running from ${config.dataDir}.`);
-      return 0;
-    }
-    case 'status': {
-      const info = await readStackInfo(config.dataDir);
-      if (values.json) console.log(JSON.stringify(info ?? null, null, 2));
-      else console.log(info ? describeStack(info) : `No stack is running from ${config.dataDir}.`);
-      return info ? 0 : 3;
-    }
-    case 'env': {
-      const info = await readStackInfo(config.dataDir);
-      if (!info) {
-        console.error(
-          `No stack is running from ${config.dataDir}: start it with \`npx driftline stack up\`.`,
-        );
-        return 3;
-      }
-      for (const [name, value] of Object.entries(functionEnvironment(info)))
-        console.log(`export ${name}=${value}`);
-      return 0;
-    }
-    case 'install': {
-      await checkJava(config.javaCommand);
-      const libs = await ensureKafkaJars({
-        cacheDir: config.cacheDir,
-        mavenCommand: config.mavenCommand,
-        log: console.error,
-      });
-      console.log(`Kafka ${EMBEDDED_KAFKA_VERSION} jars ready in ${libs}`);
-      return 0;
-    }
+    case 'up':
+      return stackUp(config, values.fresh);
+    case 'down':
+      return stackDown(config);
+    case 'status':
+      return stackStatus(config, values.json);
+    case 'env':
+      return stackEnv(config);
+    case 'install':
+      return stackInstall(config);
     default:
       console.error(`Unknown stack action "${action}".\n\n${stackUsage}`);
       return 2;

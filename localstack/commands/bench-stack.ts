@@ -1,0 +1,90 @@
+/**
+ * The stack the pipeline benchmarks run on: isolated (a temporary folder, free ports), with the
+ * pipeline runtime attached, and the two things every benchmark does with it: upload a generated
+ * dt file, and wait until the aggregated state holds all its rows.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import { createS3Client, putObjectFromFile } from '../../shared/adapters/s3.ts';
+import { generateDt } from '../../shared/analyses/dt/generator.ts';
+import { type RunningRuntime, startPipelineRuntime } from '../runtime.ts';
+import { LOCAL_REGION, type StackInfo } from '../stack.ts';
+import { type StackHandle, startStack } from '../stack-control.ts';
+
+export const summarySchema = z.object({ rows: z.number() });
+
+export class BenchStack {
+  private constructor(
+    private readonly workDir: string,
+    private readonly stack: StackHandle,
+    private readonly runtime: RunningRuntime,
+    readonly s3: S3Client,
+  ) {}
+
+  static async start(): Promise<BenchStack> {
+    const workDir = await mkdtemp(join(tmpdir(), 'driftline-bench-'));
+    const env = {
+      DRIFTLINE_DATA_DIR: join(workDir, 'stack'),
+      DRIFTLINE_KAFKA_PORT: '0',
+      DRIFTLINE_KAFKA_CONTROLLER_PORT: '0',
+      DRIFTLINE_S3_PORT: '0',
+      DRIFTLINE_DYNAMODB_PORT: '0',
+      DRIFTLINE_KINESIS_PORT: '0',
+    };
+    const stack = await startStack({ attached: true, env });
+    const runtime = await startPipelineRuntime({
+      stack: stack.info,
+      cacheDir: join(workDir, 'cache'),
+      apiPort: 0,
+      log: (line) => console.error(`  runtime: ${line}`),
+    });
+    const s3 = createS3Client({ region: LOCAL_REGION, s3Endpoint: stack.info.endpoints.s3 });
+    return new BenchStack(workDir, stack, runtime, s3);
+  }
+
+  get info(): StackInfo {
+    return this.stack.info;
+  }
+
+  get apiUrl(): string {
+    return this.runtime.apiUrl;
+  }
+
+  /** Generates a dt file and uploads it, which starts its replay; returns the run and the PUT time. */
+  async upload(rows: number, seed: number, metadata: Record<string, string>) {
+    const file = join(this.workDir, `dt-${seed}-${rows}.csv`);
+    await pipeline(Readable.from(generateDt({ rows, seed, format: 'csv' })), createWriteStream(file));
+    const key = `dt/bench-${seed}-${Date.now()}.csv`;
+    const started = Date.now();
+    const etag = await putObjectFromFile(this.s3, { bucket: this.info.datasetBucket, key, file, metadata });
+    return { run: `${key}@${etag.slice(0, 12)}`, started };
+  }
+
+  /** Resolves with the time the dt summary of `run` first counted `rows` rows. */
+  async waitForRows(run: string, rows: number, timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const response = await fetch(
+        `${this.apiUrl}/api/v1/analyses/dt/summary?run=${encodeURIComponent(run)}`,
+      );
+      const body = summarySchema.parse(await response.json());
+      if (body.rows >= rows) return Date.now();
+      if (Date.now() > deadline)
+        throw new Error(`only ${body.rows} of ${rows} rows aggregated within ${timeoutMs / 1000} s`);
+      await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.s3.destroy();
+    await this.runtime.stop();
+    await this.stack.stop();
+    await rm(this.workDir, { recursive: true, force: true });
+  }
+}
