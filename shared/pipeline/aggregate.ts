@@ -14,7 +14,7 @@
 import type { AnyAnalysis } from '../core/analysis.ts';
 import { type AccumulatorPayload, accumulatorJson, readAccumulator } from './aggregate/accumulator.ts';
 import { batchSummary } from './aggregate/batch-summary.ts';
-import { deadLetter } from './aggregate/dead-letters.ts';
+import { DEAD_LETTER_CHUNK, DeadLetterSink, deadLetter } from './aggregate/dead-letters.ts';
 import { type FoldResult, foldBuckets } from './aggregate/fold.ts';
 import { groupByOrigin, type OriginGroup, type SequencedRecord } from './aggregate/origin-groups.ts';
 import { PhaseTimer } from './aggregate/phase-timer.ts';
@@ -125,32 +125,27 @@ async function processGroup(batch: GroupBatch, deps: AggregateDependencies): Pro
   const rollups = await readRollups(deps.store, where, [...buckets.keys()]);
   timer.lap('rollupRead');
   const initial = current ? analysis.stateCodec.decode(current.data) : analysis.emptyState();
-  const folded = foldBuckets(analysis, initial, buckets, rollups);
+  const context = { source: slice.source, batchId: batch.batchId, analysis: analysis.id, run };
+  const deadLetters = new DeadLetterSink(deps.publisher, deps.topics.dead, context, deps.now);
+  const folded = await foldBuckets(analysis, initial, buckets, rollups, deadLetters);
   timer.lap('apply');
+  timer.reassign('apply', 'deadLetters', deadLetters.publishMs);
   return commitBatch({ batch, stateItem, current, fresh, folded, timer }, deps);
 }
 
 /**
- * Writes a folded batch in the order that makes a crash anywhere harmless: rollups (each with its
- * own guard), dead letters (same keys when sent again), the summary (put-if-absent), the state
- * (versioned: the commit point), then the summary to data_clean.
+ * Writes a folded batch in the order that makes a crash anywhere harmless (its dead letters went
+ * out during the fold, under keys that a retry repeats): rollups (each with its own guard), the
+ * summary (put-if-absent), the state (versioned: the commit point), then the summary to data_clean.
  */
 async function commitBatch(folded: FoldedBatch, deps: AggregateDependencies): Promise<BatchOutcome> {
   const { batch, fresh, timer, current } = folded;
   const { slice, batchId, receivedAt } = batch;
   const { analysis, run } = batch.group;
-  const { contributions, rejections, inputRows } = folded.folded;
+  const { contributions, rejectedRows, inputRows } = folded.folded;
   const expiresAt = Math.floor(receivedAt / 1000) + deps.batchTtlSeconds;
   for (const contribution of contributions) await addToRollup(deps.store, analysis, contribution, expiresAt);
   timer.lap('rollupWrite');
-  if (rejections.length > 0) {
-    const context = { source: slice.source, batchId, analysis: analysis.id, run };
-    await deps.publisher.publish(
-      deps.topics.dead,
-      rejections.map((rejection) => deadLetter(rejection, context)),
-    );
-  }
-  timer.lap('deadLetters');
 
   const summaryKey = batchKey(analysis.id, receivedAt, batchId);
   const summary = batchSummary({
@@ -176,7 +171,7 @@ async function commitBatch(folded: FoldedBatch, deps: AggregateDependencies): Pr
     data: analysis.stateCodec.encode(folded.folded.state),
     rows: (current?.rows ?? 0) + inputRows,
     batches: (current?.batches ?? 0) + 1,
-    rejectedRows: (current?.rejectedRows ?? 0) + rejections.length,
+    rejectedRows: (current?.rejectedRows ?? 0) + rejectedRows,
     lastBatchId: batchId,
     lastSummarySk: summaryKey.sk,
   });
@@ -185,7 +180,6 @@ async function commitBatch(folded: FoldedBatch, deps: AggregateDependencies): Pr
   timer.lap('stateWrite');
 
   await deps.publisher.publish(deps.topics.clean, [{ key: batchId, value: JSON.stringify(summary) }]);
-  const rejectedRows = rejections.length;
   return { batchId, analysis: analysis.id, run, inputRows, rejectedRows, duplicate: false };
 }
 
@@ -196,12 +190,19 @@ async function rejectUnrouted(
   rejections: ReturnType<typeof groupByOrigin>['rejections'],
   deps: AggregateDependencies,
 ): Promise<BatchOutcome> {
-  await deps.publisher.publish(
-    deps.topics.dead,
-    rejections.map((rejection) =>
-      deadLetter(rejection, { source: slice.source, batchId, analysis: rejection.analysis, run: undefined }),
-    ),
-  );
+  for (let start = 0; start < rejections.length; start += DEAD_LETTER_CHUNK) {
+    const letters = rejections
+      .slice(start, start + DEAD_LETTER_CHUNK)
+      .map((rejection) =>
+        deadLetter(rejection, {
+          source: slice.source,
+          batchId,
+          analysis: rejection.analysis,
+          run: undefined,
+        }),
+      );
+    await deps.publisher.publish(deps.topics.dead, letters);
+  }
   await countUnrouted(slice, rejections, deps.store, deps.now());
   const rows = rejections.length;
   return {

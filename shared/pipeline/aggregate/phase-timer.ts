@@ -14,6 +14,13 @@ export class PhaseTimer {
     this.mark = now;
   }
 
+  /** Moves `ms` already charged to `from` over to `to` (time measured inside another phase). */
+  reassign(from: string, to: string, ms: number): void {
+    const moved = Math.min(ms, this.phases[from] ?? 0);
+    this.phases[from] = (this.phases[from] ?? 0) - moved;
+    this.phases[to] = (this.phases[to] ?? 0) + moved;
+  }
+
   durations(): Record<string, number> {
     return { ...this.phases };
   }

@@ -683,6 +683,79 @@ describe('aggregateSlices: rejected rows', () => {
   });
 });
 
+describe('aggregateSlices: a batch of many bad rows', () => {
+  /** One data_raw record of `rows` rows that no analysis can parse, as a replayed dt record. */
+  function badRecordSlice(rows: number, records = 1) {
+    return {
+      source: RAW,
+      partition: 4,
+      records: Array.from({ length: records }, (_, index) => ({
+        position: String(index),
+        timestampMs: 1_700_000_000_000,
+        value: Buffer.from(`${'x\n'.repeat(rows - 1)}x`),
+        headers: new Map([
+          ['driftline-analysis', 'dt'],
+          ['driftline-run', 'bad'],
+          ['driftline-seq', String(index)],
+          ['driftline-format', 'text'],
+        ]),
+      })),
+    };
+  }
+
+  // Regression test; the bug it caught was: aggregate gathered a batch's rejections with
+  // `push(...step.rejections)`, which throws RangeError (maximum call stack size exceeded) above
+  // ~128,000 elements: a 400 KB record of 200,000 bad rows failed on every retry and held its
+  // partition for ever. Fixed by: rejections go to a dead-letter sink as each call of the analysis
+  // yields them, counted and sent in chunks, never gathered.
+  it('one 400 KB record of 200,000 bad rows is counted, dead-lettered in chunks, and the batch completes', async () => {
+    // Arrange
+    const p = pipeline();
+
+    // Act
+    const outcomes = await p.aggregate([badRecordSlice(200_000)]);
+
+    // Assert
+    expect(outcomes).toMatchObject([{ inputRows: 200_000, rejectedRows: 200_000, duplicate: false }]);
+    expect(p.out.messages(DEAD)).toHaveLength(200_000);
+    expect(p.out.calls.get(DEAD)).toBe(200);
+    const [summary] = parsedTexts(p.out, CLEAN);
+    expect(summary).toMatchObject({ rows_rejected: 200_000, rejected_by_reason: { 'field-count': 200_000 } });
+    const [state] = stateItems(p.store);
+    expect(asObject(state?.payload)).toMatchObject({ rows: 200_000, rejectedRows: 200_000 });
+  });
+
+  it('a batch of many bad records applies them a bounded amount at a time, sending dead letters in between', async () => {
+    // Arrange: 40 records of 10,000 bad rows (20 KB each, 800 KB in all: several calls of the analysis).
+    const p = pipeline();
+    const perCall: number[] = [];
+    const sentBeforeCall: number[] = [];
+    const watched = {
+      ...dtAnalysis,
+      applyBatch: (state: unknown, records: Parameters<typeof dtAnalysis.applyBatch>[1]) => {
+        sentBeforeCall.push(p.out.messages(DEAD).length);
+        const step = dtAnalysis.applyBatch(state as ReturnType<typeof dtAnalysis.emptyState>, records);
+        perCall.push(step.rejections.length);
+        return step;
+      },
+    };
+    const deps = { ...p.deps, analyses: (id: string) => (id === 'dt' ? watched : analysisById(id)) };
+
+    // Act
+    const outcomes = await aggregateSlices([badRecordSlice(10_000, 40)], deps as typeof p.deps);
+
+    // Assert
+    expect(outcomes).toMatchObject([{ rejectedRows: 400_000 }]);
+    expect(p.out.messages(DEAD)).toHaveLength(400_000);
+    expect(perCall.length).toBeGreaterThan(1);
+    expect(Math.max(...perCall)).toBeLessThanOrEqual(140_000);
+    // Each call's letters are out before the next call starts: memory holds one call's rejections.
+    expect(sentBeforeCall).toEqual(
+      perCall.map((_, index) => perCall.slice(0, index).reduce((a, b) => a + b, 0)),
+    );
+  });
+});
+
 describe('aggregateSlices: rollups and runs', () => {
   it('bucketSeries summed over all buckets equals the cumulative totals', async () => {
     // Arrange: replay at 1000 rows/s, so the records span ~4 s of 1 s buckets.
