@@ -5,7 +5,8 @@
  *
  * State, version 1:
  *   { version, counters: {rowsRead, droppedEmpty, duplicates, uniqueRows, lateRows, beyondDedupHorizon,
- *     outOfOrderRows}, rejectedByReason: {reason: n}, crimeTypes: [[name, n]…], dispositions: [[code, n]…],
+ *     outOfOrderRows}, rejectedByReason: {reason: n}, crimeTypes: [[name, n]…], dispositions: [[code, n]…]
+ *     (the name '' is the bucket of names beyond the caps, counts.ts OTHER; limits.ts bounds the lists),
  *     eventTime: {minMs, maxMs, lastMs} (null before the first row), openWindows / closedWindows:
  *     [[startMs, [[type, n]…]]…], dedup: { keys, times? } }
  * `dedup.keys` is one base64 string of 8 bytes per distinct triple (the 64-bit hash, big-endian): about

@@ -29,6 +29,11 @@
  *
  * State per partition: counts, the dedup keys (8 bytes per distinct call, base64 in JSON: ~213 KB for
  * 20,000 keys), open windows and the last 12 closed ones (codec.ts).
+ *
+ * Sizes are bounded whatever the input (limits.ts): rows over 64 KiB refuse their object at replay, a
+ * field longer than its limit rejects its row (`field-too-long`), and names beyond the caps on distinct
+ * crime types (5,000), dispositions (200) and crime types per window (100) are counted under
+ * `*_other`. A summary body is then at most ~630 KiB, a state item ~560 KiB plus its dedup keys.
  */
 import type { Analysis, ReferenceData } from '../../core/analysis.ts';
 import { batchCodec, stateCodecFor } from './codec.ts';
@@ -95,6 +100,17 @@ export {
   WINDOW_SIZE_MS,
   WINDOW_SLIDE_MS,
 } from './fields.ts';
+export {
+  MAX_CRIME_TYPES,
+  MAX_DESCRIBED_SUMMARY_BYTES,
+  MAX_DISPOSITIONS,
+  MAX_FIELD_BYTES,
+  MAX_ROW_BYTES,
+  MAX_STATE_BYTES_WITHOUT_DEDUP,
+  MAX_SUMMARY_BYTES,
+  MAX_WINDOW_CRIME_TYPES,
+  maxStateBytes,
+} from './limits.ts';
 export {
   describeDispositions,
   parseRadioCodes,

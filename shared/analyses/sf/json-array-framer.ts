@@ -19,9 +19,14 @@
  *   not refuse the whole object.
  */
 import { ObjectFormatError, type RowFramer } from '../../core/analysis.ts';
+import { MAX_ROW_BYTES } from './limits.ts';
 
-/** A single record longer than this means the object is not a list of calls (real ones are ~400 B). */
-export const MAX_ELEMENT_BYTES = 1024 * 1024;
+/**
+ * A single record longer than this (compacted) means the object is not a list of calls: real ones are
+ * under 500 B (limits.ts MAX_ROW_BYTES, 64 KiB). Only the compacted element is counted and held, so
+ * whitespace between tokens costs nothing, and an element is refused as soon as it passes the limit.
+ */
+export const MAX_ELEMENT_BYTES = MAX_ROW_BYTES;
 /** Deeper nesting than this inside one element is refused (a call is one flat object). */
 export const MAX_DEPTH = 256;
 

@@ -3,9 +3,11 @@
  * with or without a terminator, blank lines skipped, a UTF-8 BOM on the first line dropped. Lines are
  * passed on as they are (not parsed here: a line that is not a JSON object is rejected with a reason
  * on the aggregate side, not silently lost). Rows are always fresh copies, never views into a chunk.
+ * A line longer than MAX_ROW_BYTES (64 KiB, limits.ts) refuses the object as soon as it passes the
+ * limit: a runaway line (a 50 MB file without a newline) is never buffered.
  */
 import { ObjectFormatError, type RowFramer } from '../../core/analysis.ts';
-import { MAX_ELEMENT_BYTES } from './json-array-framer.ts';
+import { MAX_ROW_BYTES } from './limits.ts';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -55,9 +57,9 @@ export class JsonLinesFramer implements RowFramer {
 
   private append(bytes: Uint8Array): void {
     const needed = this.pendingLength + bytes.length;
-    if (needed > MAX_ELEMENT_BYTES) {
+    if (needed > MAX_ROW_BYTES) {
       throw new ObjectFormatError(
-        `sf JSON-lines object has a line longer than ${MAX_ELEMENT_BYTES} bytes (line ${this.lineNumber + 1}); ` +
+        `sf JSON-lines object has a line longer than ${MAX_ROW_BYTES} bytes (line ${this.lineNumber + 1}); ` +
           'is it really one call per line?',
       );
     }

@@ -11,6 +11,7 @@
  * OTS, GEN that the table lacks), and the summary says how many rows that is.
  */
 import type { Json, JsonObject } from '../../core/analysis.ts';
+import { jsonTextBytes, MAX_DESCRIPTION_BYTES } from './limits.ts';
 import { isRecord } from './row-parser.ts';
 
 /** The reference table's file name; replay refuses it (it is not calls). */
@@ -29,8 +30,9 @@ const MAX_REFERENCE_BYTES = 1024 * 1024;
 
 /**
  * Reads `radio_code.json`: a JSON array of `{ "disposition_code": "ADM", "description": "Admonished" }`.
- * Throws ReferenceDataError naming the first problem. A code listed twice with the same description is
- * accepted; with two different descriptions it is an error (which one would be right?).
+ * Throws ReferenceDataError naming the first problem (a description longer than MAX_DESCRIPTION_BYTES is
+ * one). A code listed twice with the same description is accepted; with two different descriptions it is
+ * an error (which one would be right?).
  */
 export function parseRadioCodes(content: Uint8Array | string): RadioCodes {
   const text = typeof content === 'string' ? content : new TextDecoder().decode(content);
@@ -56,6 +58,13 @@ export function parseRadioCodes(content: Uint8Array | string): RadioCodes {
     }
     if (typeof description !== 'string') {
       throw new ReferenceDataError(`radio codes: entry ${index} ('${code}') has no string 'description'`);
+    }
+    // Each described disposition carries its description in API answers (limits.ts bounds them).
+    const length = jsonTextBytes(description);
+    if (length > MAX_DESCRIPTION_BYTES) {
+      throw new ReferenceDataError(
+        `radio codes: entry ${index} ('${code.slice(0, 40)}') has a description of ${length} bytes; the limit is ${MAX_DESCRIPTION_BYTES}`,
+      );
     }
     const known = codes.get(code);
     if (known !== undefined && known !== description) {
@@ -92,6 +101,8 @@ export function describeDispositions(summary: JsonObject, codes: RadioCodes): Js
     }
     return { ...entry, description };
   });
+  // Rows counted under no disposition name (beyond the cap, limits.ts) cannot be described.
+  if (typeof summary.dispositions_other === 'number') undescribed += summary.dispositions_other;
   return {
     ...summary,
     dispositions: joined,

@@ -8,7 +8,8 @@
  * 3. deduplicate on the triple (exact: against every key ever seen in the partition; bounded: rows
  *    older than watermark − horizon skip the check and are counted as `beyondDedupHorizon`);
  * 4. a new triple counts once for its crime type and its disposition, whatever its lateness (the source
- *    job's watermark bounds nothing), and — unless late — once in each of its two sliding windows;
+ *    job's watermark bounds nothing), and — unless late — once in each of its two sliding windows; a
+ *    name beyond the caps on distinct names (limits.ts) is counted under OTHER;
  * 5. when the watermark passes a window's end, the window is final: it leaves the open set (memory stays
  *    bounded) for a short list of recently closed windows.
  *
@@ -18,9 +19,10 @@
  */
 import type { BatchStep, RecordInput, Rejection } from '../../core/analysis.ts';
 import type { SfConfig } from './config.ts';
-import { type Counts, copyWindows, increment, incrementWindow, type WindowCounts } from './counts.ts';
+import { admit, type Counts, copyWindows, increment, incrementWindow, type WindowCounts } from './counts.ts';
 import type { DedupTable } from './dedup-table.ts';
 import { CLOSED_WINDOWS_KEPT, WATERMARK_DELAY_MS, WINDOW_SIZE_MS, WINDOW_SLIDE_MS } from './fields.ts';
+import { MAX_CRIME_TYPES, MAX_DISPOSITIONS, MAX_WINDOW_CRIME_TYPES } from './limits.ts';
 import { SF_REJECTION_REASONS, type SfRejectionReason, sfRejection } from './rejection.ts';
 import { type Call, parseRow } from './row-parser.ts';
 import {
@@ -141,16 +143,22 @@ class BatchRun {
       counters.duplicates++;
     } else {
       counters.uniqueRows++;
-      increment(this.crimeTypes, call.crimeType);
-      increment(this.batchTypes, call.crimeType);
-      increment(this.dispositions, call.disposition);
-      increment(this.batchDispositions, call.disposition);
+      // Names beyond the caps are counted under OTHER (limits.ts). Whether a name fits depends on the
+      // partition's state only, so the batch's names are the state's and counts stay cut-independent.
+      const crimeType = admit(this.crimeTypes, call.crimeType, MAX_CRIME_TYPES);
+      const disposition = admit(this.dispositions, call.disposition, MAX_DISPOSITIONS);
+      increment(this.crimeTypes, crimeType);
+      increment(this.batchTypes, crimeType);
+      increment(this.dispositions, disposition);
+      increment(this.batchDispositions, disposition);
       if (late) {
         counters.lateRows++;
       } else {
         for (const start of windowStartsOf(eventMs)) {
-          incrementWindow(this.openWindows, start, call.crimeType);
-          incrementWindow(this.batchWindows, start, call.crimeType);
+          // An on-time row's windows are all open (none the watermark has passed): decide there.
+          const inWindow = admit(this.openWindows.get(start), crimeType, MAX_WINDOW_CRIME_TYPES);
+          incrementWindow(this.openWindows, start, inWindow);
+          incrementWindow(this.batchWindows, start, inWindow);
           if (start < this.oldestOpenStart) this.oldestOpenStart = start;
         }
       }

@@ -12,6 +12,8 @@ export const SF_REJECTION_REASONS = {
   notAnObject: 'not-an-object',
   /** One of the three kept fields holds something else than a string (or null). */
   fieldType: 'field-type',
+  /** A field longer than its limit (limits.ts MAX_FIELD_BYTES): no real call has one. */
+  fieldTooLong: 'field-too-long',
   /** `call_date_time` is a non-empty string that is not a date-time. */
   badEventTime: 'bad-event-time',
   /** A record value with no row at all. */

@@ -2,13 +2,15 @@
  * One `sf` row (the compact JSON text of one call) → the kept triple and its event time, or why not.
  *
  * Outcomes, in the order they are checked:
- * - `rejected`: not JSON, not an object, a kept field that is neither a string nor null, or a
- *   `call_date_time` that is not a date-time (event-time.ts);
+ * - `rejected`: not JSON, not an object, a kept field that is neither a string nor null, a field
+ *   longer than its limit (`field-too-long`, limits.ts: this bounds every name the state and the
+ *   summaries hold), or a `call_date_time` that is not a date-time (event-time.ts);
  * - `empty`: one of the three kept fields is null, missing or "" — dropped as the source job does;
  * - `call`: the triple, the event time and the 64-bit triple hash.
  */
 import { parseEventTime } from './event-time.ts';
 import { CALL_DATE_TIME, CRIME_TYPE, DISPOSITION } from './fields.ts';
+import { jsonTextBytes, MAX_FIELD_BYTES } from './limits.ts';
 import { SF_REJECTION_REASONS, type SfRejectionReason } from './rejection.ts';
 import { hashTriple, type TripleHash } from './triple-hash.ts';
 
@@ -50,6 +52,27 @@ function fieldTypeRejection(record: Record<string, unknown>, name: string): Pars
   };
 }
 
+const FIELD_LIMITS: readonly (readonly [string, number])[] = Object.entries(MAX_FIELD_BYTES);
+
+/**
+ * The first known string field longer than its limit, as a rejection; undefined when none is. (A value
+ * of n UTF-16 units is at most 6n bytes as JSON text: shorter ones need no measuring.)
+ */
+function fieldLengthRejection(record: Record<string, unknown>): ParsedRow | undefined {
+  for (const [name, limit] of FIELD_LIMITS) {
+    const value = Object.hasOwn(record, name) ? record[name] : undefined;
+    if (typeof value !== 'string' || value.length * 6 <= limit) continue;
+    const length = jsonTextBytes(value);
+    if (length <= limit) continue;
+    return {
+      kind: 'rejected',
+      reason: SF_REJECTION_REASONS.fieldTooLong,
+      detail: `${name} is ${length} bytes long (UTF-8, as JSON text); the limit is ${limit}`,
+    };
+  }
+  return undefined;
+}
+
 export function parseRow(text: string): ParsedRow {
   let parsed: unknown;
   try {
@@ -75,6 +98,8 @@ export function parseRow(text: string): ParsedRow {
   if (disposition === undefined) return fieldTypeRejection(parsed, DISPOSITION);
   const crimeType = keptField(parsed, CRIME_TYPE);
   if (crimeType === undefined) return fieldTypeRejection(parsed, CRIME_TYPE);
+  const tooLong = fieldLengthRejection(parsed);
+  if (tooLong) return tooLong;
   if (callDateTime === '' || disposition === '' || crimeType === '') return { kind: 'empty' };
   const eventMs = parseEventTime(callDateTime);
   if (Number.isNaN(eventMs)) {

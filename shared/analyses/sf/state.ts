@@ -5,9 +5,19 @@
  * the mergeBatches of every batch applied. The state also holds what later batches need: the dedup
  * keys, the event-time clock (max event time → watermark) and the windows still open.
  */
-import { addCounts, addWindows, type Counts, copyWindows, sumCounts, type WindowCounts } from './counts.ts';
+import {
+  addCounts,
+  addWindows,
+  type Counts,
+  capCounts,
+  capWindows,
+  copyWindows,
+  sumCounts,
+  type WindowCounts,
+} from './counts.ts';
 import { DedupTable, unionTables } from './dedup-table.ts';
 import { CLOSED_WINDOWS_KEPT, WINDOW_SIZE_MS } from './fields.ts';
+import { MAX_CRIME_TYPES, MAX_DISPOSITIONS, MAX_WINDOW_CRIME_TYPES } from './limits.ts';
 
 export interface SfCounters {
   /** Every row read, whatever became of it. */
@@ -140,6 +150,11 @@ function mergeEventTimes(a: EventTimeRange | null, b: EventTimeRange | null): Ev
   };
 }
 
+/**
+ * Sums two contributions. Partitions (and time buckets) may each hold up to the caps of distinct names
+ * (limits.ts), so the sum keeps the top names by count and folds the rest into OTHER: below the caps
+ * (all real data) it is exact.
+ */
 export function mergeBatches(a: SfBatch, b: SfBatch): SfBatch {
   const windows = copyWindows(a.windows);
   addWindows(windows, b.windows);
@@ -150,9 +165,9 @@ export function mergeBatches(a: SfBatch, b: SfBatch): SfBatch {
   return {
     counters: addCounters(a.counters, b.counters),
     rejectedByReason: addReasons(a.rejectedByReason, b.rejectedByReason),
-    crimeTypes,
-    dispositions,
-    windows,
+    crimeTypes: capCounts(crimeTypes, MAX_CRIME_TYPES),
+    dispositions: capCounts(dispositions, MAX_DISPOSITIONS),
+    windows: capWindows(windows, MAX_WINDOW_CRIME_TYPES),
     eventTime: mergeEventTimes(a.eventTime, b.eventTime),
   };
 }
@@ -167,7 +182,7 @@ export function latestWindows(windows: WindowCounts, kept: number): WindowCounts
 /**
  * The cumulative view over partitions (for summarizeState): counts add, dedup keys unite (partitions
  * hold disjoint triples), windows add per start — a window still open in any partition stays open —
- * and the event-time clock is the most advanced partition's.
+ * and the event-time clock is the most advanced partition's. Names are capped as in mergeBatches.
  */
 export function mergeStates(states: readonly SfState[], keepsTimes: boolean): SfState {
   if (states.length === 1 && states[0]) return states[0];
@@ -190,14 +205,14 @@ export function mergeStates(states: readonly SfState[], keepsTimes: boolean): Sf
   return {
     counters,
     rejectedByReason,
-    crimeTypes: sumCounts(states.map((state) => state.crimeTypes)),
-    dispositions: sumCounts(states.map((state) => state.dispositions)),
+    crimeTypes: capCounts(sumCounts(states.map((state) => state.crimeTypes)), MAX_CRIME_TYPES),
+    dispositions: capCounts(sumCounts(states.map((state) => state.dispositions)), MAX_DISPOSITIONS),
     dedup: unionTables(
       states.map((state) => state.dedup),
       keepsTimes,
     ),
-    openWindows,
-    closedWindows: latestWindows(closedWindows, CLOSED_WINDOWS_KEPT),
+    openWindows: capWindows(openWindows, MAX_WINDOW_CRIME_TYPES),
+    closedWindows: capWindows(latestWindows(closedWindows, CLOSED_WINDOWS_KEPT), MAX_WINDOW_CRIME_TYPES),
     minEventMs: Math.min(...states.map((state) => state.minEventMs), Number.POSITIVE_INFINITY),
     maxEventMs: Math.max(...states.map((state) => state.maxEventMs), Number.NEGATIVE_INFINITY),
     lastEventMs: Number.NaN,

@@ -28,6 +28,8 @@ export const sfWindowSchema = z.object({
   rows: count,
   /** Distinct crime types in the window; `top` lists the first of them. */
   crime_types: count,
+  /** Rows in the window whose crime type is beyond the per-window cap (limits.ts); absent when none. */
+  crime_types_other: count.optional(),
   top: z.array(crimeTypeCountSchema),
 });
 
@@ -49,9 +51,13 @@ export const sfSummarySchema = z.object({
   watermark_delay_minutes: z.number(),
   event_time: z.object({ min: eventTime, max: eventTime, watermark: eventTime }),
   crime_type_count: count,
-  /** Every crime type, count descending then name. */
+  /** Every crime type, count descending then name (at most MAX_CRIME_TYPES, limits.ts). */
   crime_types: z.array(crimeTypeCountSchema),
+  /** Distinct rows whose crime type is beyond MAX_CRIME_TYPES, counted but not by name; absent when none. */
+  crime_types_other: count.optional(),
   dispositions: z.array(dispositionCountSchema),
+  /** The same for dispositions beyond MAX_DISPOSITIONS. */
+  dispositions_other: count.optional(),
   windows: z.object({
     size_minutes: z.number(),
     slide_minutes: z.number(),

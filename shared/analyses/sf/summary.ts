@@ -7,6 +7,8 @@
  *   descending then name; in a batch summary, what the batch added.
  * - `dispositions`: the same rows counted per disposition code, `description: null` until the radio-code
  *   join fills it (radio-codes.ts).
+ * - `crime_types_other` / `dispositions_other` (only when not 0): distinct rows whose name is beyond the
+ *   caps on distinct names (limits.ts: more than real data has), counted but not by name; a note says so.
  * - `windows`: 10-minute windows sliding by 5 on event time, the most recent ones, each with its top
  *   crime types; `final` once the watermark has passed its end (a batch's: increments it added).
  * - counters: rows read / dropped_empty / duplicate / rejected, distinct rows, late rows (behind the
@@ -16,7 +18,7 @@
  * The shape: summary-schema.ts.
  */
 import type { SfConfig } from './config.ts';
-import { type Counts, rankCounts, total, type WindowCounts } from './counts.ts';
+import { type Counts, namedSize, OTHER, rankNamed, total, type WindowCounts } from './counts.ts';
 import { eventTimeText } from './event-time.ts';
 import {
   CRIME_TYPE,
@@ -28,17 +30,16 @@ import {
   WINDOW_SIZE_MS,
   WINDOW_SLIDE_MS,
 } from './fields.ts';
+import { MAX_CRIME_TYPES, MAX_DISPOSITIONS } from './limits.ts';
 import { type SfBatch, type SfCounters, type SfState, windowIsOpen } from './state.ts';
 import type { SfSummary } from './summary-schema.ts';
 
-function crimeTypeList(counts: Counts, limit = Number.POSITIVE_INFINITY): SfSummary['crime_types'] {
-  return rankCounts(counts)
-    .slice(0, limit)
-    .map(([name, count]) => ({ [CRIME_TYPE]: name, count }));
+function crimeTypeList(ranked: readonly [string, number][]): SfSummary['crime_types'] {
+  return ranked.map(([name, count]) => ({ [CRIME_TYPE]: name, count }));
 }
 
-function dispositionList(counts: Counts): SfSummary['dispositions'] {
-  return rankCounts(counts).map(([code, count]) => ({ [DISPOSITION]: code, count, description: null }));
+function dispositionList(ranked: readonly [string, number][]): SfSummary['dispositions'] {
+  return ranked.map(([code, count]) => ({ [DISPOSITION]: code, count, description: null }));
 }
 
 /** Window bounds are whole slides, always finite: their text is never eventTimeText's null. */
@@ -54,13 +55,16 @@ function windowList(windows: WindowCounts, isFinal: (start: number) => boolean):
     count: windows.size,
     recent: starts.map((start) => {
       const counts = windows.get(start) ?? new Map<string, number>();
+      const { ranked } = rankNamed(counts, SUMMARY_TOP_TYPES_PER_WINDOW);
+      const other = counts.get(OTHER) ?? 0;
       return {
         start: boundText(start),
         end: boundText(start + WINDOW_SIZE_MS),
         final: isFinal(start),
         rows: total(counts),
-        crime_types: counts.size,
-        top: crimeTypeList(counts, SUMMARY_TOP_TYPES_PER_WINDOW),
+        crime_types: namedSize(counts),
+        ...(other > 0 ? { crime_types_other: other } : {}),
+        top: crimeTypeList(ranked),
       };
     }),
   };
@@ -70,7 +74,12 @@ function percent(part: number, whole: number): string {
   return `${((100 * part) / whole).toFixed(1)} %`;
 }
 
-function notes(counters: SfCounters, config: SfConfig): string[] {
+function notes(
+  counters: SfCounters,
+  config: SfConfig,
+  crimeTypesOther: number,
+  dispositionsOther: number,
+): string[] {
   const found: string[] = [];
   const timed = counters.uniqueRows + counters.duplicates;
   if (counters.uniqueRows > 0 && counters.lateRows * 2 > counters.uniqueRows) {
@@ -89,6 +98,18 @@ function notes(counters: SfCounters, config: SfConfig): string[] {
         'watermark and were counted without a duplicate check (bounded dedup): their duplicates, if any, are counted twice.',
     );
   }
+  if (crimeTypesOther > 0) {
+    found.push(
+      `${crimeTypesOther} distinct rows are counted in crime_types_other: the input has more than ${MAX_CRIME_TYPES} ` +
+        'distinct crime types (far more than real data has), and only that many are kept by name.',
+    );
+  }
+  if (dispositionsOther > 0) {
+    found.push(
+      `${dispositionsOther} distinct rows are counted in dispositions_other: the input has more than ${MAX_DISPOSITIONS} ` +
+        'distinct dispositions, and only that many are kept by name.',
+    );
+  }
   return found;
 }
 
@@ -103,6 +124,11 @@ function body(
   dedupKeys: number | null,
 ): SfSummary {
   const rejected = Object.values(rejectedByReason).reduce((sum, count) => sum + count, 0);
+  // The state and batches are capped already (reducer, mergeStates, mergeBatches); capping here too
+  // keeps every summary within MAX_SUMMARY_BYTES whatever it is given (e.g. a state stored before the
+  // caps existed).
+  const types = rankNamed(crimeTypes, MAX_CRIME_TYPES);
+  const codes = rankNamed(dispositions, MAX_DISPOSITIONS);
   return {
     rows_read: counters.rowsRead,
     rows_dropped_empty: counters.droppedEmpty,
@@ -124,11 +150,13 @@ function body(
       max: eventTime ? eventTimeText(eventTime.maxMs) : null,
       watermark: eventTime ? eventTimeText(eventTime.watermarkMs) : null,
     },
-    crime_type_count: crimeTypes.size,
-    crime_types: crimeTypeList(crimeTypes),
-    dispositions: dispositionList(dispositions),
+    crime_type_count: types.ranked.length,
+    crime_types: crimeTypeList(types.ranked),
+    ...(types.other > 0 ? { crime_types_other: types.other } : {}),
+    dispositions: dispositionList(codes.ranked),
+    ...(codes.other > 0 ? { dispositions_other: codes.other } : {}),
     windows,
-    notes: notes(counters, config),
+    notes: notes(counters, config, types.other, codes.other),
   };
 }
 

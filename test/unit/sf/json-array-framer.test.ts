@@ -120,9 +120,42 @@ describe('sf JSON array framer', () => {
     expect(formatError(objectText)).toMatch(message);
   });
 
-  it('refuses an element longer than MAX_ELEMENT_BYTES instead of buffering on', () => {
+  it('refuses an element longer than MAX_ELEMENT_BYTES (64 KiB) instead of buffering on', () => {
     const huge = `[{"a": "${'x'.repeat(MAX_ELEMENT_BYTES)}"}]`;
-    expect(formatError(huge)).toMatch(/element 1 \(from byte 1\) is longer than 1048576 bytes/);
+    expect(MAX_ELEMENT_BYTES).toBe(65_536);
+    expect(formatError(huge)).toMatch(/element 1 \(from byte 1\) is longer than 65536 bytes/);
+  });
+
+  it('takes an element of exactly MAX_ELEMENT_BYTES, compacted (whitespace outside strings is not counted)', () => {
+    // Arrange: {"a":"xx…"} of exactly the limit, pretty-printed with spaces around its tokens.
+    const value = 'x'.repeat(MAX_ELEMENT_BYTES - '{"a":""}'.length);
+
+    // Act
+    const rows = frameText(`[ { "a" :   "${value}" } ]`);
+
+    // Assert
+    expect(rows.map((row) => row.length)).toEqual([MAX_ELEMENT_BYTES]);
+  });
+
+  it('refuses a 50 MB element inside its first 1 MB chunk, naming the limit', () => {
+    // Arrange: an element whose string never ends, streamed in 1 MB chunks.
+    const framer = new JsonArrayFramer();
+    framer.push(bytes('[{"a": "'));
+    const chunk = new Uint8Array(1 << 20).fill(0x78);
+    let chunksRead = 0;
+    let message = '';
+
+    // Act
+    try {
+      for (; chunksRead < 50; chunksRead++) framer.push(chunk);
+    } catch (error) {
+      if (!(error instanceof ObjectFormatError)) throw error;
+      message = error.message;
+    }
+
+    // Assert
+    expect(chunksRead).toBe(0);
+    expect(message).toMatch(/element 1 \(from byte 1\) is longer than 65536 bytes/);
   });
 
   it('is what replay picks for .json and .json.gz keys', () => {

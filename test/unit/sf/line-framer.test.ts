@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_ROW_BYTES } from '../../../shared/analyses/sf/limits.ts';
 import { JsonLinesFramer } from '../../../shared/analyses/sf/line-framer.ts';
 import { ObjectFormatError } from '../../../shared/core/analysis.ts';
 import { bytes, call, frame, frameObject, text } from './fixtures.ts';
@@ -40,8 +41,34 @@ describe('sf JSON-lines framer (.ndjson, .jsonl)', () => {
     expect(frameObject('sf/a/b.jsonl.gz', [bytes(rows.join('\n'))])).toEqual(rows);
   });
 
-  it('refuses a line longer than 1 MiB', () => {
+  it('takes a line of exactly MAX_ROW_BYTES (64 KiB) and refuses one byte more, naming the limit', () => {
+    const line = new Uint8Array(MAX_ROW_BYTES).fill(0x61);
+    expect(MAX_ROW_BYTES).toBe(65_536);
+    expect(frame(new JsonLinesFramer(), [line]).map((row) => row.length)).toEqual([MAX_ROW_BYTES]);
+    expect(() => new JsonLinesFramer().push(new Uint8Array(MAX_ROW_BYTES + 1).fill(0x61))).toThrow(
+      /line longer than 65536 bytes \(line 1\)/,
+    );
+  });
+
+  it('refuses a 50 MB line without a newline inside its first 1 MB chunk, after the rows before it', () => {
+    // Arrange
     const framer = new JsonLinesFramer();
-    expect(() => framer.push(new Uint8Array(1024 * 1024 + 1).fill(0x61))).toThrow(ObjectFormatError);
+    const before = framer.push(bytes(`${rows[0]}\n${rows[1]}\n`));
+    const chunk = new Uint8Array(1 << 20).fill(0x61);
+    let chunksRead = 0;
+    let message = '';
+
+    // Act
+    try {
+      for (; chunksRead < 50; chunksRead++) framer.push(chunk);
+    } catch (error) {
+      if (!(error instanceof ObjectFormatError)) throw error;
+      message = error.message;
+    }
+
+    // Assert
+    expect(before.map(text)).toEqual(rows.slice(0, 2));
+    expect(chunksRead).toBe(0);
+    expect(message).toMatch(/line longer than 65536 bytes \(line 3\)/);
   });
 });

@@ -41,6 +41,11 @@ describe('sf radio codes: the disposition description join', () => {
       '[{"disposition_code": "HAN", "description": "a"}, {"disposition_code": "HAN", "description": "b"}]',
       /'HAN' is listed twice with different descriptions/,
     ],
+    [
+      'a description longer than 200 bytes (it would be copied into every answer)',
+      `[{"disposition_code": "HAN", "description": "${'x'.repeat(201)}"}]`,
+      /entry 0 \('HAN'\) has a description of 201 bytes; the limit is 200/,
+    ],
   ])('refuses %s', (_name, content, message) => {
     expect(() => parseRadioCodes(content)).toThrow(ReferenceDataError);
     expect(() => parseRadioCodes(content)).toThrow(message);
