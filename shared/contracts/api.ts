@@ -40,12 +40,17 @@ export type SummaryAnswer = z.infer<typeof summaryAnswer>;
 export const bucketView = z.object({ bucketStartMs: z.number(), ...counters, summary: jsonValue });
 export type BucketView = z.infer<typeof bucketView>;
 
-/** GET /api/v1/analyses/{id}/buckets */
+/** GET /api/v1/analyses/{id}/buckets: one page of the range's buckets, oldest first. */
 export const bucketsAnswer = z.object({
   analysis: z.string(),
   fromMs: z.number(),
   toMs: z.number(),
   buckets: z.array(bucketView),
+  /**
+   * The range held more than one answer does (1 MiB of buckets): the next page is
+   * `from=nextFromMs&to=toMs`. Null on the last page, and from an API older than paging.
+   */
+  nextFromMs: nullableNumber.default(null),
 });
 export type BucketsAnswer = z.infer<typeof bucketsAnswer>;
 
@@ -84,13 +89,29 @@ export const replayView = z.object({
 });
 export type ReplayView = z.infer<typeof replayView>;
 
+/**
+ * The replays an answer lists: running first, then the most recently updated, at most 100;
+ * `replaysTruncated` when some were left out (more objects than that, or than one answer reads).
+ */
+const replayList = {
+  replays: z.array(replayView),
+  replaysTruncated: z.boolean().default(false),
+};
+
 /** GET /api/v1/replays */
-export const replaysAnswer = z.object({ replays: z.array(replayView) });
+export const replaysAnswer = z.object(replayList);
 export type ReplaysAnswer = z.infer<typeof replaysAnswer>;
 
 /** GET /api/v1/health: over the last `windowSeconds`, from the batch summaries and replay progress. */
 export const healthAnswer = z.object({
   windowSeconds: z.number(),
+  /**
+   * The window held more batch summaries than one answer reads (the newest 200 of each analysis):
+   * the batch figures (rows out, batches, rejections, latency) are those of the last
+   * `coveredSeconds` only. Absent from an API older than sampling: the whole window.
+   */
+  sampled: z.boolean().default(false),
+  coveredSeconds: z.number().min(0).optional(),
   rowsInPerSecond: z.number(),
   rowsOutPerSecond: z.number(),
   batches: count,
@@ -102,7 +123,7 @@ export const healthAnswer = z.object({
   // Since the start, not per window; absent from an API older than the counter.
   unroutedRows: count.default(0),
   unroutedByReason: rejectionCounts.default({}),
-  replays: z.array(replayView),
+  ...replayList,
 });
 export type HealthAnswer = z.infer<typeof healthAnswer>;
 

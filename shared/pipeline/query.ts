@@ -6,11 +6,22 @@
  * checked in the contract tests (test/unit/contracts), not here. Stored batch summaries are JSON read
  * back from the store, so they are parsed with the pipeline part of their schema on the way out (cheap:
  * the analysis body is checked at its top level only).
+ *
+ * Every read but the cumulative summary's is bounded (limits in http-api/bounds.ts, with why).
  */
-import type { BucketView, HealthAnswer, ReplayView, SummaryAnswer } from '../contracts/api.ts';
+import type { BucketView, HealthAnswer, ReplaysAnswer, ReplayView, SummaryAnswer } from '../contracts/api.ts';
 import { type CleanMessage, cleanMessage } from '../contracts/clean-message.ts';
 import { type AnyAnalysis, isJsonObject, type Json, type JsonObject } from '../core/analysis.ts';
 import { percentileOfSorted } from '../core/statistics.ts';
+import {
+  countWithin,
+  MAX_HEALTH_BATCHES,
+  MAX_PAGE_BYTES,
+  MAX_REPLAY_ITEMS_READ,
+  MAX_REPLAYS_BYTES,
+  MAX_REPLAYS_LISTED,
+  MAX_ROLLUP_ITEMS_READ,
+} from './http-api/bounds.ts';
 import type { ItemStore, StoredItem } from './ports.ts';
 import { type ReplayProgress, readProgress } from './replay.ts';
 import { encodeBatchCursor, rollupBucketStart, sortableMs } from './state-keys.ts';
@@ -71,20 +82,60 @@ export async function cumulativeSummary(
   };
 }
 
+/** Rollup buckets oldest first, and where the next page starts (null: the range is complete). */
+export interface BucketPage {
+  readonly buckets: BucketView[];
+  readonly nextFromMs: number | null;
+}
+
+/**
+ * The buckets of [fromMs, toMs] merged across partitions, from at most `maxItems` rollup items
+ * (+1, to tell whether more follow). A read that stops inside the range leaves out the last bucket
+ * it reached (its other items may follow) for the next page; a single bucket of more items than
+ * that is a fault, not a partial bucket.
+ */
+export async function bucketPage(
+  store: ItemStore,
+  analysis: AnyAnalysis,
+  range: { readonly fromMs: number; readonly toMs: number; readonly run?: string | undefined },
+  maxItems = MAX_ROLLUP_ITEMS_READ,
+): Promise<BucketPage> {
+  const read = await store.query(`rollup#${analysis.id}`, {
+    from: sortableMs(range.fromMs),
+    to: `${sortableMs(range.toMs)}~`,
+    limit: maxItems + 1,
+  });
+  const beyond = read[maxItems];
+  const nextFromMs = beyond === undefined ? null : rollupBucketStart(beyond.sk);
+  const items = nextFromMs === null ? read : read.filter((item) => rollupBucketStart(item.sk) < nextFromMs);
+  if (items.length === 0 && nextFromMs !== null) {
+    throw new Error(
+      `rollup#${analysis.id}: the bucket at ${nextFromMs} holds more than ${maxItems} rollup items ` +
+        '(runs × partitions), more than one request reads',
+    );
+  }
+  return { buckets: mergedBuckets(analysis, items, range.run), nextFromMs };
+}
+
+/** The buckets of the first page (every one while the range holds up to 2,000 rollup items). */
 export async function bucketSeries(
   store: ItemStore,
   analysis: AnyAnalysis,
   range: { readonly fromMs: number; readonly toMs: number; readonly run?: string | undefined },
 ): Promise<BucketView[]> {
-  const items = await store.query(`rollup#${analysis.id}`, {
-    from: sortableMs(range.fromMs),
-    to: `${sortableMs(range.toMs)}~`,
-  });
+  return (await bucketPage(store, analysis, range)).buckets;
+}
+
+function mergedBuckets(
+  analysis: AnyAnalysis,
+  items: readonly StoredItem[],
+  onlyRun: string | undefined,
+): BucketView[] {
   const byBucket = new Map<number, { batch: unknown; rows: number; batches: number; rejectedRows: number }>();
   for (const item of items) {
     const start = rollupBucketStart(item.sk);
     const run = runOfStateSk(item.sk.slice(16));
-    if (range.run !== undefined && run !== range.run) continue;
+    if (onlyRun !== undefined && run !== onlyRun) continue;
     const entry = accumulated(item, run);
     if (!entry) continue;
     const batch = analysis.batchCodec.decode(entry.data);
@@ -130,10 +181,33 @@ function readBatchSummary(item: StoredItem): CleanMessage {
  */
 export const BATCH_CURSOR_OVERLAP_MS = 1_000;
 
+interface StoredBatch {
+  readonly sk: string;
+  readonly message: CleanMessage;
+}
+
+/** The first of `batches` that fit in `maxBytes` of JSON, at least one. */
+function firstFitting(batches: readonly StoredBatch[], maxBytes: number): StoredBatch[] {
+  const messages = batches.map((batch) => batch.message);
+  return batches.slice(0, countWithin(messages, maxBytes));
+}
+
+/** Of batches read after a cursor, oldest first: the first that fit in `maxBytes`, at least one. */
+function fittingAfter(batches: readonly StoredBatch[], afterSk: string | undefined, maxBytes: number) {
+  const kept = firstFitting(batches, maxBytes);
+  // As when the overlap fills the page by count: when it fills it by bytes, read on past the cursor.
+  if (afterSk !== undefined && kept.every((batch) => batch.sk <= afterSk)) {
+    const fresh = batches.filter((batch) => batch.sk > afterSk);
+    if (fresh.length > 0) return firstFitting(fresh, maxBytes);
+  }
+  return kept;
+}
+
 /**
  * Batch summaries written after (or up to BATCH_CURSOR_OVERLAP_MS before) `afterSk`, oldest first,
- * and the opaque cursor to ask with next. Always makes progress: when the overlap alone would fill
- * the page, it reads strictly after the cursor instead.
+ * at most `limit` and at most `maxBytes` of JSON (each passed through `prepare` first, which may add
+ * to it), and the opaque cursor to ask with next. Always makes progress: when the overlap alone
+ * would fill the page, it reads strictly after the cursor instead.
  */
 export async function batchesSince(
   store: ItemStore,
@@ -141,6 +215,7 @@ export async function batchesSince(
   /** A cursor's sort key; undefined = from the oldest kept; 'latest' = the newest `limit`, to follow from now. */
   afterSk: string | 'latest' | undefined,
   limit: number,
+  options: { readonly prepare?: (batch: CleanMessage) => CleanMessage; readonly maxBytes?: number } = {},
 ): Promise<{ items: CleanMessage[]; cursor: string | undefined }> {
   const pk = `batch#${analysisId}`;
   let items: StoredItem[];
@@ -156,23 +231,80 @@ export async function batchesSince(
       items = await store.query(pk, { from: `${afterSk}\u0000`, limit });
     }
   }
-  const last = [afterSk === 'latest' ? undefined : afterSk, items[items.length - 1]?.sk]
+  const { prepare = (batch: CleanMessage) => batch, maxBytes = MAX_PAGE_BYTES } = options;
+  const batches = items.map((item) => ({ sk: item.sk, message: prepare(readBatchSummary(item)) }));
+  // The newest of 'latest' are kept (a follower starts from the end); else the oldest, to page on.
+  const kept =
+    afterSk === 'latest'
+      ? fittingAfter([...batches].reverse(), undefined, maxBytes).reverse()
+      : fittingAfter(batches, afterSk, maxBytes);
+  const last = [afterSk === 'latest' ? undefined : afterSk, kept[kept.length - 1]?.sk]
     .filter((sk): sk is string => sk !== undefined)
     .sort()
     .at(-1);
   return {
-    items: items.map(readBatchSummary),
+    items: kept.map((batch) => batch.message),
     cursor: last === undefined ? undefined : encodeBatchCursor(last),
   };
 }
 
+/** Every replay checkpoint, one per object ever replayed (no TTL): for tools; the API lists `listedReplays`. */
 export async function replayProgressList(store: ItemStore): Promise<ReplayProgress[]> {
   const items = await store.query('replay');
   return items.map(readProgress);
 }
 
+interface ReadReplays {
+  readonly replays: readonly ReplayProgress[];
+  /** False when there were more checkpoints than one answer reads. */
+  readonly allRead: boolean;
+}
+
+/** At most MAX_REPLAY_ITEMS_READ checkpoints, in key order (nothing orders them by time). */
+async function readReplays(store: ItemStore): Promise<ReadReplays> {
+  const items = await store.query('replay', { limit: MAX_REPLAY_ITEMS_READ + 1 });
+  return {
+    replays: items.slice(0, MAX_REPLAY_ITEMS_READ).map(readProgress),
+    allRead: items.length <= MAX_REPLAY_ITEMS_READ,
+  };
+}
+
+/** Running first, then the most recently updated; equals keep the store's key order (stable sort). */
+function byRelevance(a: ReplayProgress, b: ReplayProgress): number {
+  return Number(b.status === 'running') - Number(a.status === 'running') || b.updatedAtMs - a.updatedAtMs;
+}
+
+/** The replays an answer lists: the most relevant, at most MAX_REPLAYS_LISTED in MAX_REPLAYS_BYTES. */
+function replayList(read: ReadReplays, nowMs: number): ReplaysAnswer {
+  const views = [...read.replays]
+    .sort(byRelevance)
+    .slice(0, MAX_REPLAYS_LISTED)
+    .map((replay) => replayView(replay, nowMs));
+  const replays = views.slice(0, countWithin(views, MAX_REPLAYS_BYTES));
+  return { replays, replaysTruncated: !read.allRead || replays.length < read.replays.length };
+}
+
+export async function listedReplays(store: ItemStore, nowMs: number): Promise<ReplaysAnswer> {
+  return replayList(await readReplays(store), nowMs);
+}
+
 function addCounts(into: Record<string, number>, counts: Readonly<Record<string, number>>): void {
   for (const [reason, count] of Object.entries(counts)) into[reason] = (into[reason] ?? 0) + count;
+}
+
+/** When a batch summary was written: the front of its sort key (state-keys.ts, batchKey). */
+function writtenAtMs(item: StoredItem): number {
+  return Number(item.sk.slice(0, 15));
+}
+
+/** The newest batch summaries of one analysis written since `sinceMs`: at most `max`, newest first. */
+async function newestBatches(store: ItemStore, analysisId: string, sinceMs: number, max: number) {
+  const items = await store.query(`batch#${analysisId}`, {
+    from: sortableMs(sinceMs),
+    limit: max + 1,
+    descending: true,
+  });
+  return { items: items.slice(0, max), sampled: items.length > max };
 }
 
 interface BatchWindow {
@@ -183,8 +315,23 @@ interface BatchWindow {
   lastBatchAtMs: number | null;
 }
 
-/** What the batch summaries written since `sinceMs` say, over every analysis. */
+/**
+ * What the batch summaries written since `sinceMs` say, over every analysis, from at most the newest
+ * MAX_HEALTH_BATCHES of each. When an analysis had more, the figures of every analysis cover only
+ * the span its newest ones do (from `coveredFromMs`), so that they still describe one time span;
+ * batches written in the very millisecond of that bound may be left out.
+ */
 async function batchWindow(store: ItemStore, analyses: readonly AnyAnalysis[], sinceMs: number) {
+  const reads = await Promise.all(
+    analyses.map((analysis) => newestBatches(store, analysis.id, sinceMs, MAX_HEALTH_BATCHES)),
+  );
+  const coveredFromMs = Math.max(
+    sinceMs,
+    ...reads.flatMap((read) => {
+      const oldest = read.items.at(-1);
+      return read.sampled && oldest ? [writtenAtMs(oldest)] : [];
+    }),
+  );
   const window: BatchWindow = {
     rowsOut: 0,
     batches: 0,
@@ -193,20 +340,24 @@ async function batchWindow(store: ItemStore, analyses: readonly AnyAnalysis[], s
     lastBatchAtMs: null,
   };
   const latencies: number[] = [];
-  for (const analysis of analyses) {
-    for (const item of await store.query(`batch#${analysis.id}`, { from: sortableMs(sinceMs) })) {
-      const summary = readBatchSummary(item);
-      const { progress } = summary;
-      window.batches += 1;
-      window.rowsOut += progress.numInputRows;
-      window.rejected += summary.rows_rejected;
-      // Latency of a batch: from its oldest record being produced to the batch being processed.
-      latencies.push(progress.lagMs.max);
-      addCounts(window.rejectedByReason, summary.rejected_by_reason);
-      if (progress.receivedAtMs > (window.lastBatchAtMs ?? 0)) window.lastBatchAtMs = progress.receivedAtMs;
-    }
+  for (const item of reads.flatMap((read) => read.items)) {
+    if (writtenAtMs(item) < coveredFromMs) continue;
+    const summary = readBatchSummary(item);
+    const { progress } = summary;
+    window.batches += 1;
+    window.rowsOut += progress.numInputRows;
+    window.rejected += summary.rows_rejected;
+    // Latency of a batch: from its oldest record being produced to the batch being processed.
+    latencies.push(progress.lagMs.max);
+    addCounts(window.rejectedByReason, summary.rejected_by_reason);
+    if (progress.receivedAtMs > (window.lastBatchAtMs ?? 0)) window.lastBatchAtMs = progress.receivedAtMs;
   }
-  return { ...window, latencies: latencies.sort((a, b) => a - b) };
+  return {
+    ...window,
+    latencies: latencies.sort((a, b) => a - b),
+    coveredFromMs,
+    sampled: reads.some((read) => read.sampled),
+  };
 }
 
 /** Records no analysis could take: counted since the start (not per window), by reason. */
@@ -240,13 +391,18 @@ export async function pipelineHealth(
   nowMs: number,
   windowMs: number,
 ): Promise<HealthAnswer> {
-  const window = await batchWindow(store, analyses, nowMs - windowMs);
-  const unrouted = await unroutedCounts(store);
-  const replays = await replayProgressList(store);
+  const [window, unrouted, replays] = await Promise.all([
+    batchWindow(store, analyses, nowMs - windowMs),
+    unroutedCounts(store),
+    readReplays(store),
+  ]);
+  const coveredSeconds = Math.max(0, nowMs - window.coveredFromMs) / 1000;
   return {
     windowSeconds: windowMs / 1000,
-    rowsInPerSecond: rowsInPerSecondOf(replays),
-    rowsOutPerSecond: window.rowsOut / (windowMs / 1000),
+    sampled: window.sampled,
+    coveredSeconds,
+    rowsInPerSecond: rowsInPerSecondOf(replays.replays),
+    rowsOutPerSecond: coveredSeconds > 0 ? window.rowsOut / coveredSeconds : 0,
     batches: window.batches,
     rejectedRows: window.rejected,
     rejectedByReason: window.rejectedByReason,
@@ -258,7 +414,7 @@ export async function pipelineHealth(
     lastBatchAtMs: window.lastBatchAtMs,
     unroutedRows: unrouted.rows,
     unroutedByReason: unrouted.byReason,
-    replays: replays.map((replay) => replayView(replay, nowMs)),
+    ...replayList(replays, nowMs),
   };
 }
 

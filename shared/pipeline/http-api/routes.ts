@@ -8,17 +8,11 @@ import type { ApiAnswer } from '../../contracts/api.ts';
 import type { CleanMessage } from '../../contracts/clean-message.ts';
 import type { AnyAnalysis, Json } from '../../core/analysis.ts';
 import type { ItemStore } from '../ports.ts';
-import {
-  batchesSince,
-  bucketSeries,
-  cumulativeSummary,
-  pipelineHealth,
-  replayProgressList,
-  replayView,
-} from '../query.ts';
+import { batchesSince, bucketPage, cumulativeSummary, listedReplays, pipelineHealth } from '../query.ts';
 import { enrichSummary, type ReferenceLoader } from '../reference-data.ts';
 import { decodeBatchCursor } from '../state-keys.ts';
-import { HttpError, parseQuery, type QueryParameters } from './parameters.ts';
+import { countWithin, MAX_PAGE_BYTES } from './bounds.ts';
+import { decimalInteger, echo, HttpError, parseQuery, type QueryParameters } from './parameters.ts';
 
 export interface RouteDependencies {
   readonly store: ItemStore;
@@ -43,6 +37,8 @@ function enrichBatch(analysis: AnyAnalysis, batch: CleanMessage, reference: unkn
 
 const runParameter = z.string().min(1).max(1024).optional();
 const MAX_WINDOW_MS = 31 * 24 * 3600 * 1000;
+/** Epoch milliseconds as the sort keys hold them: 15 digits (until the year 33658). */
+const MAX_TIMESTAMP_MS = 10 ** 15 - 1;
 
 type AnalysisRoute = (
   query: QueryParameters,
@@ -60,18 +56,17 @@ const summaryRoute: AnalysisRoute = async (query, analysis, deps) => {
   return { ...result, summary: enrichJson(analysis, result.summary, reference) };
 };
 
-/** GET /analyses/{id}/buckets?last=|from=&to=: time-bucket rollups merged across partitions. */
+/**
+ * GET /analyses/{id}/buckets?last=|from=&to=: time-bucket rollups merged across partitions, oldest
+ * first, a page at a time (at most 1 MiB of buckets from at most 2,001 rollup items: bounds.ts);
+ * `nextFromMs` is where the next page starts (`from=nextFromMs&to=toMs`), null on the last one.
+ */
 const bucketsRoute: AnalysisRoute = async (query, analysis, deps) => {
   const params = parseQuery(
     {
-      last: z.coerce
-        .number()
-        .int()
-        .min(1)
-        .max(MAX_WINDOW_MS / 1000)
-        .optional(),
-      from: z.coerce.number().int().min(0).optional(),
-      to: z.coerce.number().int().min(0).optional(),
+      last: decimalInteger(1, MAX_WINDOW_MS / 1000).optional(),
+      from: decimalInteger(0, MAX_TIMESTAMP_MS).optional(),
+      to: decimalInteger(0, MAX_TIMESTAMP_MS).optional(),
       run: runParameter,
     },
     query,
@@ -83,19 +78,25 @@ const bucketsRoute: AnalysisRoute = async (query, analysis, deps) => {
   if (fromMs > toMs) throw new HttpError(400, 'invalid parameter from: must not be after to');
   if (toMs - fromMs > MAX_WINDOW_MS)
     throw new HttpError(400, 'invalid parameters: the range may span 31 days at most');
-  const buckets = await bucketSeries(deps.store, analysis, { fromMs, toMs, run: params.run });
+  const page = await bucketPage(deps.store, analysis, { fromMs, toMs, run: params.run });
+  const buckets = page.buckets.map((bucket) => ({
+    ...bucket,
+    summary: enrichJson(analysis, bucket.summary, reference),
+  }));
+  const fitting = countWithin(buckets, MAX_PAGE_BYTES);
   return {
     analysis: analysis.id,
     fromMs,
     toMs,
-    buckets: buckets.map((bucket) => ({
-      ...bucket,
-      summary: enrichJson(analysis, bucket.summary, reference),
-    })),
+    buckets: buckets.slice(0, fitting),
+    nextFromMs: buckets[fitting]?.bucketStartMs ?? page.nextFromMs,
   };
 };
 
-/** GET /analyses/{id}/batches?since=&limit=: per-batch summaries after a cursor (or the latest). */
+/**
+ * GET /analyses/{id}/batches?since=&limit=: per-batch summaries after a cursor (or the latest), at
+ * most `limit` and at most 1 MiB of them (bounds.ts); the cursor continues after the last answered.
+ */
 const batchesRoute: AnalysisRoute = async (query, analysis, deps) => {
   const params = parseQuery(
     {
@@ -106,18 +107,18 @@ const batchesRoute: AnalysisRoute = async (query, analysis, deps) => {
           "expected a cursor returned by this endpoint, or 'latest'",
         )
         .optional(),
-      limit: z.coerce.number().int().min(1).max(500).default(100),
+      limit: decimalInteger(1, 500).default(100),
     },
     query,
   );
   const afterSk =
     params.since === undefined || params.since === 'latest' ? params.since : decodeBatchCursor(params.since);
-  const [page, reference] = await Promise.all([
-    batchesSince(deps.store, analysis.id, afterSk, params.limit),
-    deps.reference(analysis),
-  ]);
-  const items = page.items.map((item) => enrichBatch(analysis, item, reference));
-  return { analysis: analysis.id, items, cursor: page.cursor ?? null };
+  const reference = await deps.reference(analysis);
+  const page = await batchesSince(deps.store, analysis.id, afterSk, params.limit, {
+    prepare: (item) => enrichBatch(analysis, item, reference),
+    maxBytes: MAX_PAGE_BYTES,
+  });
+  return { analysis: analysis.id, items: page.items, cursor: page.cursor ?? null };
 };
 
 const analysisRoutes: Readonly<Record<string, AnalysisRoute>> = {
@@ -134,15 +135,17 @@ const topRoutes: Readonly<Record<string, TopRoute>> = {
     parseQuery({}, query);
     return { analyses: deps.analyses.map((analysis) => ({ id: analysis.id, title: analysis.title })) };
   },
-  /** GET /replays: replay progress per object. */
+  /** GET /replays: replay progress per object, running first, at most 100 (bounds.ts). */
   replays: async (query, deps) => {
     parseQuery({}, query);
-    const now = deps.now();
-    return { replays: (await replayProgressList(deps.store)).map((replay) => replayView(replay, now)) };
+    return listedReplays(deps.store, deps.now());
   },
-  /** GET /health[?window=]: rows/s in and out, latency, rejects, replays. */
+  /**
+   * GET /health[?window=]: rows/s in and out, latency, rejects, replays; from at most the newest 200
+   * batch summaries of each analysis in the window (`sampled` when it held more: bounds.ts).
+   */
   health: async (query, deps) => {
-    const { window } = parseQuery({ window: z.coerce.number().int().min(5).max(3600).default(60) }, query);
+    const { window } = parseQuery({ window: decimalInteger(5, 3600).default(60) }, query);
     return pipelineHealth(deps.store, deps.analyses, deps.now(), window * 1000);
   },
 };
@@ -153,7 +156,7 @@ export async function route(
   query: QueryParameters,
   deps: RouteDependencies,
 ): Promise<ApiAnswer> {
-  const notFound = () => new HttpError(404, `no such resource: ${path}`);
+  const notFound = () => new HttpError(404, `no such resource: ${echo(path)}`);
   const segments = path.replace(/\/+$/, '').split('/').filter(Boolean);
   if (segments[0] !== 'api' || segments[1] !== 'v1') throw notFound();
   const [resource, id, view, ...rest] = segments.slice(2);
@@ -166,7 +169,10 @@ export async function route(
   if (resource !== 'analyses') throw notFound();
   const analysis = deps.analyses.find((candidate) => candidate.id === id);
   if (!analysis)
-    throw new HttpError(404, `no analysis "${id}" (known: ${deps.analyses.map((a) => a.id).join(', ')})`);
+    throw new HttpError(
+      404,
+      `no analysis "${echo(id)}" (known: ${deps.analyses.map((a) => a.id).join(', ')})`,
+    );
   const viewRoute =
     view !== undefined && Object.hasOwn(analysisRoutes, view) ? analysisRoutes[view] : undefined;
   if (!viewRoute) throw notFound();

@@ -9,8 +9,9 @@ import {
   type HttpResponse,
   handleApiRequest,
 } from '../../../shared/pipeline/http-api.ts';
-import type { ItemStore } from '../../../shared/pipeline/ports.ts';
+import type { ItemKey, ItemStore, StoredItem, WriteCondition } from '../../../shared/pipeline/ports.ts';
 import { replayObject } from '../../../shared/pipeline/replay.ts';
+import { batchKey, replayKey, rollupKey } from '../../../shared/pipeline/state-keys.ts';
 import {
   FakeClock,
   InMemoryItemStore,
@@ -36,7 +37,11 @@ interface World {
   /** The batch ids aggregate reported. */
   readonly batchIds: string[];
   get(path: string, query?: Record<string, string>, headers?: Record<string, string>): Promise<HttpResponse>;
-  request(request: Partial<HttpRequest>, store?: ItemStore): Promise<HttpResponse>;
+  request(
+    request: Partial<HttpRequest>,
+    store?: ItemStore,
+    corsAllowOrigins?: readonly string[],
+  ): Promise<HttpResponse>;
 }
 
 /** Replays one CSV object (10 rows per record) into `raw`, with its progress in `store`. */
@@ -99,18 +104,22 @@ async function buildWorld(): Promise<World> {
     aggregateDeps({ clock, store, out }),
   );
   const logs: World['logs'] = [];
-  const deps = (store_: ItemStore): ApiDependencies => ({
+  const deps = (store_: ItemStore, corsAllowOrigins: readonly string[]): ApiDependencies => ({
     store: store_,
     analyses: allAnalyses(),
-    corsAllowOrigins: [ALLOWED_ORIGIN],
+    corsAllowOrigins,
     now: clock.now,
     log: (message, details) => logs.push({ message, details }),
     reference: async () => undefined,
   });
-  const request = (partial: Partial<HttpRequest>, store_: ItemStore = store) =>
+  const request = (
+    partial: Partial<HttpRequest>,
+    store_: ItemStore = store,
+    corsAllowOrigins: readonly string[] = [ALLOWED_ORIGIN],
+  ) =>
     handleApiRequest(
       { method: 'GET', path: '/api/v1/analyses', query: {}, headers: {}, ...partial },
-      deps(store_),
+      deps(store_, corsAllowOrigins),
     );
   return {
     clock,
@@ -201,14 +210,15 @@ describe('handleApiRequest: errors', () => {
   });
 
   it.each(['POST', 'PUT', 'DELETE', 'PATCH'])(
-    '%s is a 405 with Allow: GET and a JSON message',
+    '%s is a 405 with Allow: GET, HEAD, OPTIONS and a JSON message',
     async (method) => {
       // Act
       const response = await world.request({ method, path: '/api/v1/analyses' });
 
       // Assert
       expect(response.statusCode).toBe(405);
-      expect(response.headers.allow).toBe('GET');
+      // HEAD and OPTIONS are served too (it said `GET` only before).
+      expect(response.headers.allow).toBe('GET, HEAD, OPTIONS');
       expect(String(body(response).error)).toContain(method);
     },
   );
@@ -546,5 +556,379 @@ describe('handleApiRequest: cursors in less common cases', () => {
     // The cursor is opaque (base64url), so whatever the key holds it comes back accepted.
     expect(String(first.cursor)).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(next.statusCode).toBe(200);
+  });
+});
+
+// --- answers over more data than the world holds ----------------------------------------------
+
+/** A store holding copies of `items`. */
+async function storeWith(items: Iterable<StoredItem>): Promise<InMemoryItemStore> {
+  const store = new InMemoryItemStore({ now: world.clock.now });
+  for (const item of items) await store.put(item, undefined);
+  return store;
+}
+
+/** Counts the items its queries return, per partition key: what one request read from the table. */
+class ReadCountingStore implements ItemStore {
+  private readonly itemsRead = new Map<string, number>();
+
+  constructor(private readonly inner: ItemStore) {}
+
+  get(key: ItemKey): Promise<StoredItem | undefined> {
+    return this.inner.get(key);
+  }
+
+  put(item: StoredItem, condition: WriteCondition | undefined): Promise<boolean> {
+    return this.inner.put(item, condition);
+  }
+
+  async query(pk: string, range?: Parameters<ItemStore['query']>[1]): Promise<StoredItem[]> {
+    const items = await this.inner.query(pk, range);
+    this.itemsRead.set(pk, this.read(pk) + items.length);
+    return items;
+  }
+
+  read(pk: string): number {
+    return this.itemsRead.get(pk) ?? 0;
+  }
+}
+
+/** One item the world's pipeline wrote under `pk`: real payloads to copy. */
+function templateOf(pk: string): StoredItem {
+  const item = world.store.itemsOf(pk)[0];
+  if (!item) throw new Error(`the world has no item under ${pk}`);
+  return item;
+}
+
+function bytesOf(response: HttpResponse): number {
+  return Buffer.byteLength(response.body, 'utf8');
+}
+
+/** The answers' budget is 1 MiB of buckets or batches, far below Lambda's 6 MB; the rest is small. */
+const ANSWER_BOUND_BYTES = 1_100_000;
+
+describe('handleApiRequest: bounded reads and answers', () => {
+  it('buckets over 31 days answer pages of at most ~1 MB from at most 2,001 rollup items, which hold every bucket once', async () => {
+    // Arrange: 400 buckets of 5 s (the default width), each written by 10 partitions: 6.4 MB at once.
+    const template = templateOf('rollup#dt');
+    const firstMs = world.clock.now() - 400 * 5_000;
+    const rollups = function* () {
+      for (let bucket = 0; bucket < 400; bucket++)
+        for (let partition = 0; partition < 10; partition++)
+          yield { ...template, ...rollupKey('dt', firstMs + bucket * 5_000, 'worst', RAW, partition) };
+    };
+    const store = new ReadCountingStore(await storeWith(rollups()));
+
+    // Act: the request of the report, then the pages it points to.
+    const pages: JsonObject[] = [];
+    let query: Record<string, string> = { last: '2678400' };
+    for (let page = 0; page < 100; page++) {
+      const readBefore = store.read('rollup#dt');
+      const response = await world.request({ path: '/api/v1/analyses/dt/buckets', query }, store);
+      expect(response.statusCode).toBe(200);
+      expect(bytesOf(response)).toBeLessThan(ANSWER_BOUND_BYTES);
+      expect(store.read('rollup#dt') - readBefore).toBeLessThanOrEqual(2_001);
+      const result = body(response);
+      pages.push(result);
+      if (result.nextFromMs === null || result.nextFromMs === undefined) break;
+      query = { from: String(result.nextFromMs), to: String(result.toMs) };
+    }
+
+    // Assert
+    expect(pages.length).toBeGreaterThan(1);
+    expect(pages.at(-1)?.nextFromMs).toBeNull();
+    const buckets = pages.flatMap((page) => objects(page.buckets));
+    expect(buckets.map((bucket) => bucket.bucketStartMs)).toEqual(
+      Array.from({ length: 400 }, (_, index) => firstMs + index * 5_000),
+    );
+    const rowsPerItem = Number(asObject(template.payload).rows);
+    for (const bucket of buckets) expect(bucket.rows).toBe(10 * rowsPerItem);
+  });
+
+  it('a bucket holding more rollup items than one request reads is a logged 500, never a partial bucket', async () => {
+    // Arrange: 2,100 runs wrote into the same bucket.
+    const template = templateOf('rollup#dt');
+    const startMs = world.clock.now() - 60_000;
+    const rollups = function* () {
+      for (let run = 0; run < 2_100; run++)
+        yield { ...template, ...rollupKey('dt', startMs, `run-${run}`, RAW, 0) };
+    };
+    const store = await storeWith(rollups());
+    const logsBefore = world.logs.length;
+
+    // Act
+    const response = await world.request(
+      { path: '/api/v1/analyses/dt/buckets', query: { last: '600' } },
+      store,
+    );
+
+    // Assert
+    expect(response.statusCode).toBe(500);
+    expect(world.logs.length).toBe(logsBefore + 1);
+    expect(JSON.stringify(world.logs.at(-1))).toContain('rollup items');
+  });
+
+  it('batches?limit=500 of large summaries answer at most ~1 MB each, and paging still yields every batch once', async () => {
+    // Arrange: 600 dt batch summaries (16 KB each: 500 of them were 8 MB), one per millisecond.
+    const template = templateOf('batch#dt');
+    const firstMs = world.clock.now() - 60_000;
+    const ids = Array.from({ length: 600 }, (_, index) => `worst-${String(index).padStart(4, '0')}`);
+    const batches = ids.map((id, index) => ({
+      ...template,
+      ...batchKey('dt', firstMs + index, id),
+      payload: { ...asObject(template.payload), msg_ID: id },
+    }));
+    const store = await storeWith(batches);
+
+    // Act
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const response = await world.request(
+        {
+          path: '/api/v1/analyses/dt/batches',
+          query: { limit: '500', ...(cursor === undefined ? {} : { since: cursor }) },
+        },
+        store,
+      );
+      expect(response.statusCode).toBe(200);
+      expect(bytesOf(response)).toBeLessThan(ANSWER_BOUND_BYTES);
+      const result = body(response);
+      const items = batchIdsOf(result.items);
+      if (items.length === 0) break;
+      seen.push(...items.filter((id) => !seen.includes(id)));
+      cursor = String(result.cursor);
+    }
+    const latest = await world.request(
+      { path: '/api/v1/analyses/dt/batches', query: { since: 'latest', limit: '500' } },
+      store,
+    );
+
+    // Assert
+    expect(seen).toEqual(ids);
+    expect(bytesOf(latest)).toBeLessThan(ANSWER_BOUND_BYTES);
+    const newest = batchIdsOf(body(latest).items);
+    expect(newest).toEqual(ids.slice(-newest.length));
+    expect(body(latest).cursor).toBe(cursor);
+  });
+
+  it('health over an hour of batches reads at most the newest 201 per analysis, and says the window was sampled', async () => {
+    // Arrange: 1,000 dt batch summaries, one every 3.6 s over the last hour.
+    const template = templateOf('batch#dt');
+    const now = world.clock.now();
+    const batches = Array.from({ length: 1_000 }, (_, index) => ({
+      ...template,
+      ...batchKey('dt', now - index * 3_600, `hour-${index}`),
+      payload: { ...asObject(template.payload), msg_ID: `hour-${index}` },
+    }));
+    const store = new ReadCountingStore(await storeWith(batches));
+    const rowsPerBatch = Number(asObject(asObject(template.payload).progress).numInputRows);
+
+    // Act
+    const response = await world.request({ path: '/api/v1/health', query: { window: '3600' } }, store);
+
+    // Assert: the newest 200, from 199 × 3.6 s ago to now.
+    expect(response.statusCode).toBe(200);
+    expect(store.read('batch#dt')).toBeLessThanOrEqual(201);
+    const health = body(response);
+    expect(health).toMatchObject({
+      windowSeconds: 3600,
+      sampled: true,
+      batches: 200,
+      coveredSeconds: 716.4,
+    });
+    expect(health.rowsOutPerSecond).toBeCloseTo((200 * rowsPerBatch) / 716.4, 9);
+  });
+
+  it('health over a window with fewer batches than the bound covers the whole window', async () => {
+    // Act
+    const health = body(await world.get('/api/v1/health', { window: '600' }));
+
+    // Assert
+    expect(health).toMatchObject({ sampled: false, coveredSeconds: 600, batches: world.batchIds.length });
+  });
+
+  it('replays and health: 3,000 objects with 1,024-character keys answer at most 100 replays, running first, and say so', async () => {
+    // Arrange: the world's replay checkpoint, for 3,000 objects; every 300th is still running.
+    const template = asObject(templateOf('replay').payload);
+    const replays = Array.from({ length: 3_000 }, (_, index) => {
+      const key = `dt/${String(index).padStart(4, '0')}-${'k'.repeat(1_015)}`;
+      const running = index % 300 === 0;
+      return {
+        ...replayKey(BUCKET, key),
+        version: 1,
+        payload: {
+          ...template,
+          key,
+          run: `${key}@${'e'.repeat(32)}`,
+          status: running ? 'running' : 'done',
+          updatedAtMs: world.clock.now() - (index % 1_000) * 1_000,
+          message: 'm'.repeat(2_000),
+        },
+      };
+    });
+    const store = new ReadCountingStore(await storeWith(replays));
+
+    // Act
+    const listed = await world.request({ path: '/api/v1/replays' }, store);
+    const health = await world.request({ path: '/api/v1/health' }, store);
+
+    // Assert
+    for (const response of [listed, health]) {
+      expect(response.statusCode).toBe(200);
+      expect(bytesOf(response)).toBeLessThan(600_000);
+      const answer = body(response);
+      expect(answer.replaysTruncated).toBe(true);
+      const views = objects(answer.replays);
+      expect(views.length).toBeGreaterThan(0);
+      expect(views.length).toBeLessThanOrEqual(100);
+      const statuses = views.map((view) => view.status);
+      expect(statuses).toEqual(
+        [...statuses].sort((a, b) => Number(b === 'running') - Number(a === 'running')),
+      );
+      const done = views.filter((view) => view.status === 'done').map((view) => String(view.updatedAt));
+      expect(done).toEqual([...done].sort().reverse());
+    }
+    expect(store.read('replay')).toBeLessThanOrEqual(2 * 1_001);
+  });
+});
+
+describe('handleApiRequest: numbers are plain decimal integers', () => {
+  it.each<{ path: string; name: string; value: string }>([
+    { path: '/api/v1/analyses/dt/batches', name: 'limit', value: '0x1f4' },
+    { path: '/api/v1/analyses/dt/batches', name: 'limit', value: '1e2' },
+    { path: '/api/v1/analyses/dt/batches', name: 'limit', value: '010' },
+    { path: '/api/v1/analyses/dt/batches', name: 'limit', value: '+10' },
+    { path: '/api/v1/health', name: 'window', value: '6e1' },
+    { path: '/api/v1/health', name: 'window', value: ' 60 ' },
+    { path: '/api/v1/health', name: 'window', value: '60.0' },
+    // API Gateway's form of a parameter given twice.
+    { path: '/api/v1/health', name: 'window', value: '60,60' },
+    { path: '/api/v1/analyses/dt/buckets', name: 'last', value: '0b11' },
+    { path: '/api/v1/analyses/dt/buckets', name: 'last', value: '0o7' },
+    { path: '/api/v1/analyses/dt/buckets', name: 'to', value: '' },
+    { path: '/api/v1/analyses/dt/buckets', name: 'from', value: '' },
+    { path: '/api/v1/analyses/dt/buckets', name: 'from', value: 'Infinity' },
+    { path: '/api/v1/analyses/dt/buckets', name: 'to', value: '99999999999999999999' },
+  ])('$name=$value is a 400 naming $name and the accepted form', async ({ path, name, value }) => {
+    // Act
+    const response = await world.get(path, { [name]: value });
+
+    // Assert
+    expect(response.statusCode).toBe(400);
+    const message = String(body(response).error);
+    expect(message).toMatch(new RegExp(`^invalid parameter ${name}: `));
+    expect(message).toMatch(/decimal integer/);
+  });
+
+  it('plain decimal integers at the ends of their ranges are accepted', async () => {
+    for (const [path, query] of [
+      ['/api/v1/analyses/dt/batches', { limit: '1' }],
+      ['/api/v1/analyses/dt/batches', { limit: '500' }],
+      ['/api/v1/health', { window: '5' }],
+      ['/api/v1/health', { window: '3600' }],
+      ['/api/v1/analyses/dt/buckets', { last: '1' }],
+      ['/api/v1/analyses/dt/buckets', { last: '2678400' }],
+      ['/api/v1/analyses/dt/buckets', { from: '0', to: '0' }],
+    ] as const) {
+      const response = await world.get(path, query);
+      expect(response.statusCode, `${path} ${JSON.stringify(query)}: ${response.body}`).toBe(200);
+    }
+  });
+});
+
+describe('handleApiRequest: HTTP details', () => {
+  it("an allow-list entry '*' answers Access-Control-Allow-Origin: * to any origin, without Vary", async () => {
+    // Act
+    const headers = { origin: 'https://anyone.example.net' };
+    const response = await world.request({ path: '/api/v1/analyses', headers }, world.store, ['*']);
+    const preflight = await world.request(
+      { method: 'OPTIONS', path: '/api/v1/analyses', headers },
+      world.store,
+      ['*'],
+    );
+
+    // Assert
+    for (const answer of [response, preflight]) {
+      expect(answer.headers['access-control-allow-origin']).toBe('*');
+      expect(answer.headers.vary).toBeUndefined();
+    }
+  });
+
+  it('without an allow-list: no CORS headers and no Vary', async () => {
+    // Act
+    const response = await world.request(
+      { path: '/api/v1/analyses', headers: { origin: ALLOWED_ORIGIN } },
+      world.store,
+      [],
+    );
+
+    // Assert
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['access-control-allow-origin']).toBeUndefined();
+    expect(response.headers.vary).toBeUndefined();
+  });
+
+  it('a preflight of an allowed origin may be cached for 10 minutes and names HEAD too', async () => {
+    // Act
+    const preflight = await world.request({
+      method: 'OPTIONS',
+      path: '/api/v1/analyses/dt/summary',
+      headers: { origin: ALLOWED_ORIGIN, 'access-control-request-headers': 'if-none-match' },
+    });
+
+    // Assert
+    expect(preflight.statusCode).toBe(204);
+    expect(preflight.headers['access-control-max-age']).toBe('600');
+    expect(preflight.headers['access-control-allow-methods']).toContain('HEAD');
+    expect(preflight.headers['access-control-allow-headers']).toBe('If-None-Match');
+  });
+
+  it.each<{ what: string; path: string; query?: Record<string, string> }>([
+    { what: 'a path', path: `/api/v1/${'x'.repeat(200_000)}` },
+    { what: 'an analysis id', path: `/api/v1/analyses/${'x'.repeat(200_000)}/summary` },
+    { what: 'a parameter name', path: '/api/v1/analyses', query: { ['p'.repeat(200_000)]: '1' } },
+  ])('$what of 200,000 characters is echoed cut to ~100, marked as cut', async ({ path, query }) => {
+    // Act
+    const response = await world.get(path, query ?? {});
+
+    // Assert
+    expect([400, 404]).toContain(response.statusCode);
+    const message = String(body(response).error);
+    expect(message.length).toBeLessThan(300);
+    expect(message).toMatch(/… \(cut, 200,0\d\d characters\)/);
+  });
+
+  it('a 405 echoes at most ~100 characters of the method', async () => {
+    const response = await world.request({ method: 'M'.repeat(10_000), path: '/api/v1/analyses' });
+    expect(response.statusCode).toBe(405);
+    expect(String(body(response).error).length).toBeLessThan(300);
+  });
+
+  it('every answer says X-Content-Type-Options: nosniff', async () => {
+    // Arrange
+    const broken = new InMemoryItemStore();
+    broken.failNext('query');
+    const etag = (await world.get('/api/v1/analyses')).headers.etag ?? '';
+
+    // Act
+    const answers = [
+      await world.get('/api/v1/analyses'),
+      await world.get('/api/v1/analyses', {}, { 'if-none-match': etag }),
+      await world.request({ method: 'HEAD', path: '/api/v1/analyses' }),
+      await world.request({
+        method: 'OPTIONS',
+        path: '/api/v1/analyses',
+        headers: { origin: ALLOWED_ORIGIN },
+      }),
+      await world.get('/api/v1/health', { window: 'x' }),
+      await world.get('/api/v1/nothing'),
+      await world.request({ method: 'POST', path: '/api/v1/analyses' }),
+      await world.request({ path: '/api/v1/analyses/dt/summary' }, broken),
+    ];
+
+    // Assert
+    expect(answers.map((answer) => answer.statusCode)).toEqual([200, 304, 200, 204, 400, 404, 405, 500]);
+    for (const answer of answers) expect(answer.headers['x-content-type-options']).toBe('nosniff');
   });
 });

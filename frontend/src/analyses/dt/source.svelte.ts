@@ -3,7 +3,8 @@
  * - the cumulative summary (ETag: a 304 while nothing new was aggregated);
  * - time buckets, re-reading only a short recent window (a bucket keeps filling while recent) into a
  *   bounded, time-keyed series; the window is snapped to whole steps so the URL, and the body, stay
- *   the same between ticks while idle, and the ETag answers 304;
+ *   the same between ticks while idle, and the ETag answers 304; a long window comes in pages (the
+ *   API answers at most 1 MiB of buckets), followed for a few per tick, the rest on the next tick;
  * - batch summaries after the API's opaque cursor, dropping ids already seen (the API re-reads a
  *   little behind the cursor), into a ring buffer.
  * Components only derive and render from the state below.
@@ -64,6 +65,8 @@ export interface DtSourceOptions {
   /** Batch pages fetched per tick at most (catching up after a pause takes a few ticks). */
   readonly maxBatchPages?: number;
   readonly batchPageSize?: number;
+  /** Bucket pages fetched per tick at most (the first, whole-history read may take more). */
+  readonly maxBucketPages?: number;
   readonly now?: () => number;
 }
 
@@ -125,7 +128,8 @@ export class DtSource implements AnalysisSource {
   });
 
   private readonly summaryResource: ApiResource<SummaryAnswer>;
-  private readonly bucketsResource: ApiResource<BucketsAnswer>;
+  /** One per page of a tick, each with its own ETag, so that an idle tick is all 304s. */
+  private readonly bucketsResources: readonly ApiResource<BucketsAnswer>[];
   private readonly batchesResource: ApiResource<BatchesAnswer>;
   private readonly bucketSeries: KeyedSeries<DtBucket>;
   private readonly batchRing: RingBuffer<DtBatch>;
@@ -135,6 +139,8 @@ export class DtSource implements AnalysisSource {
   private readonly now: () => number;
   private cursor: string | undefined;
   private lastBucketsFetchMs: number | undefined;
+  /** Where the buckets of the last tick stopped when it ran out of pages: the next one goes on. */
+  private pendingBucketsFromMs: number | undefined;
 
   constructor(api: ApiClient, analysisId = 'dt', options: DtSourceOptions = {}) {
     this.analysisId = analysisId;
@@ -142,11 +148,14 @@ export class DtSource implements AnalysisSource {
     this.bucketSeries = new KeyedSeries(options.bucketCapacity ?? 400);
     this.batchRing = new RingBuffer(options.batchCapacity ?? 200);
     this.seenBatches = new BoundedSet(options.seenBatchIds ?? 2_000);
-    this.maxBatchPages = options.maxBatchPages ?? 3;
-    this.batchPageSize = options.batchPageSize ?? 100;
+    // 50 dt summaries (~16 KB each) stay under the API's 1 MiB page, so a short page means the end.
+    this.maxBatchPages = options.maxBatchPages ?? 6;
+    this.batchPageSize = options.batchPageSize ?? 50;
     this.now = options.now ?? Date.now;
     this.summaryResource = api.resource(summaryAnswer);
-    this.bucketsResource = api.resource(bucketsAnswer);
+    this.bucketsResources = Array.from({ length: options.maxBucketPages ?? 4 }, () =>
+      api.resource(bucketsAnswer),
+    );
     this.batchesResource = api.resource(batchesAnswer);
   }
 
@@ -199,28 +208,40 @@ export class DtSource implements AnalysisSource {
       this.historySeconds,
       Math.max(RECENT_WINDOW_SECONDS, sinceLast + RECENT_WINDOW_SECONDS),
     );
-    const fromMs = Math.floor((now - windowSeconds * 1000) / FROM_STEP_MS) * FROM_STEP_MS;
+    const windowFromMs = Math.floor((now - windowSeconds * 1000) / FROM_STEP_MS) * FROM_STEP_MS;
+    // After a tick that ran out of pages: on from where it stopped (if still within the history).
+    const resumeFromMs =
+      this.pendingBucketsFromMs === undefined
+        ? windowFromMs
+        : Math.max(now - this.historySeconds * 1000, this.pendingBucketsFromMs);
+    let fromMs = Math.min(windowFromMs, resumeFromMs);
     const toMs = Math.ceil(now / TO_STEP_MS) * TO_STEP_MS + TO_STEP_MS;
-    const { value, changed } = await this.bucketsResource.get(
-      `${this.base}/buckets?from=${fromMs}&to=${toMs}`,
-      signal,
-    );
-    this.lastBucketsFetchMs = now;
-    if (changed) {
-      for (const bucket of value.buckets) {
-        const parsed = parseDtSummary(bucket.summary);
-        if ('error' in parsed) continue;
-        this.bucketSeries.upsert(bucket.bucketStartMs, {
-          startMs: bucket.bucketStartMs,
-          rows: bucket.rows,
-          batches: bucket.batches,
-          counts: parsed.counts,
-        });
-      }
+    let nextFromMs: number | null = null;
+    for (const resource of this.bucketsResources) {
+      const { value, changed } = await resource.get(`${this.base}/buckets?from=${fromMs}&to=${toMs}`, signal);
+      if (changed) this.upsertBuckets(value);
+      nextFromMs = value.nextFromMs;
+      if (nextFromMs === null) break;
+      fromMs = nextFromMs;
     }
+    this.pendingBucketsFromMs = nextFromMs ?? undefined;
+    this.lastBucketsFetchMs = now;
     this.bucketSeries.dropBefore(now - this.historySeconds * 1000);
     this.buckets = this.bucketSeries.entries().map((entry) => entry.value);
     this.fetchedAtMs = now;
+  }
+
+  private upsertBuckets(answer: BucketsAnswer): void {
+    for (const bucket of answer.buckets) {
+      const parsed = parseDtSummary(bucket.summary);
+      if ('error' in parsed) continue;
+      this.bucketSeries.upsert(bucket.bucketStartMs, {
+        startMs: bucket.bucketStartMs,
+        rows: bucket.rows,
+        batches: bucket.batches,
+        counts: parsed.counts,
+      });
+    }
   }
 
   async refreshBatches(signal: AbortSignal): Promise<void> {

@@ -147,6 +147,45 @@ describe('DtSource', () => {
     expect(source.bucketMs).toBe(5_000);
   });
 
+  it('follows the pages of a long range, and goes on where it stopped on the next tick', async () => {
+    // Arrange: 7 buckets, the API answering 2 per page.
+    let now = T0;
+    const buckets = Array.from({ length: 7 }, (_, index) => bucket(T0 - 300_000 + index * 40_000, index + 1));
+    const api = new FakeApi().route('/api/v1/analyses/dt/buckets', (request) => {
+      const from = Number(request.query.get('from'));
+      const to = Number(request.query.get('to'));
+      const inRange = buckets.filter((b) => b.bucketStartMs >= from && b.bucketStartMs <= to);
+      return {
+        analysis: 'dt',
+        fromMs: from,
+        toMs: to,
+        buckets: inRange.slice(0, 2),
+        nextFromMs: inRange[2]?.bucketStartMs ?? null,
+      };
+    });
+    const source = new DtSource(new ApiClient({ fetch: api.fetch }), 'dt', {
+      historySeconds: 600,
+      maxBucketPages: 2,
+      now: () => now,
+    });
+
+    // Act
+    await source.refreshBuckets(signal());
+    const afterFirstTick = source.buckets.map((b) => b.counts.hitCount);
+    now += 2_000;
+    await source.refreshBuckets(signal());
+
+    // Assert
+    expect(afterFirstTick).toEqual([1, 2, 3, 4]);
+    expect(source.buckets.map((b) => b.counts.hitCount)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    const froms = api.requestsTo('/api/v1/analyses/dt/buckets').map((request) => request.query.get('from'));
+    expect(froms.slice(1)).toEqual([
+      String(buckets[2]?.bucketStartMs),
+      String(buckets[4]?.bucketStartMs),
+      String(buckets[6]?.bucketStartMs),
+    ]);
+  });
+
   it('sums the buckets of the last N minutes, and shows the last complete bucket', async () => {
     const now = T0;
     const api = new FakeApi()
