@@ -6,7 +6,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EMBEDDED_KAFKA_VERSION } from '../shared/config.ts';
@@ -176,6 +176,10 @@ export interface KafkaBrokerOptions {
 export interface RunningKafkaBroker {
   readonly bootstrapServers: string;
   readonly logFile: string;
+  /** The JVM's own output (errors before logging starts: a bad option, no memory). */
+  readonly stdoutFile: string;
+  /** Where this start's part of each file begins (both files are appended to across starts). */
+  readonly logOffsets: { readonly log: number; readonly stdout: number };
   readonly process: ChildProcess;
   /** Resolves with the exit code when the JVM ends (for any reason). */
   readonly exited: Promise<number | null>;
@@ -290,19 +294,28 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Run
     }
   }
 
-  const stdoutFile = createWriteStream(join(kafkaDir, 'stdout.log'), { flags: 'a' });
+  const stdoutPath = join(kafkaDir, 'stdout.log');
+  const logOffsets = { log: await sizeOf(logFile), stdout: await sizeOf(stdoutPath) };
+  const stdoutFile = createWriteStream(stdoutPath, { flags: 'a' });
   const child = spawn(options.javaCommand, javaArgs(options, log4jFile, 'kafka.Kafka', [configFile]), {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout.pipe(stdoutFile);
-  child.stderr.pipe(stdoutFile);
+  // Both streams into one file, which ends only once both are closed (a pipe ends its destination
+  // when its own source ends, and the other stream's last words would be lost).
+  child.stdout.pipe(stdoutFile, { end: false });
+  child.stderr.pipe(stdoutFile, { end: false });
+  // Resolves only once the JVM's output is in the file, so a failed start can quote it.
   const exited = new Promise<number | null>((resolveExit) => {
-    child.once('exit', (code) => resolveExit(code));
+    child.once('close', (code) => {
+      stdoutFile.end(() => resolveExit(code));
+    });
   });
 
   return {
     bootstrapServers: `127.0.0.1:${options.port}`,
     logFile,
+    stdoutFile: stdoutPath,
+    logOffsets,
     process: child,
     exited,
     async stop(graceMs = 15_000) {
@@ -313,6 +326,51 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Run
       clearTimeout(timer);
     },
   };
+}
+
+async function sizeOf(file: string): Promise<number> {
+  try {
+    return (await stat(file)).size;
+  } catch {
+    return 0;
+  }
+}
+
+async function readFrom(file: string, offset: number): Promise<string> {
+  try {
+    return (await readFile(file)).subarray(offset).toString('utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Kafka's log lines that say why it stopped; its shutdown lines come after them and say nothing. */
+const FAILURE_LINE = /\b(ERROR|FATAL|Error)\b|Exception/;
+
+/**
+ * Why a broker start failed, for the error message: the first ERROR/FATAL lines this start wrote
+ * (to its log or the JVM's output), then the last lines of its log. A log tail alone shows only the
+ * shutdown that follows the failure.
+ */
+export async function brokerStartupFailure(broker: RunningKafkaBroker, maxLines = 8): Promise<string> {
+  const log = await readFrom(broker.logFile, broker.logOffsets.log);
+  const output = `${log}\n${await readFrom(broker.stdoutFile, broker.logOffsets.stdout)}`;
+  // Each failure line with the one after it (the JVM, for one, gives its reason on the next line).
+  const lines = output.split('\n');
+  const wanted = new Set<number>();
+  lines.forEach((line, index) => {
+    if (FAILURE_LINE.test(line)) wanted.add(index).add(index + 1);
+  });
+  const failures = [...wanted]
+    .filter((index) => (lines[index] ?? '').trim() !== '')
+    .slice(0, maxLines)
+    .map((index) => lines[index] ?? '');
+  const firstFailures =
+    failures.length > 0
+      ? `First errors of this start:\n${failures.map((line) => `    ${line.slice(0, 400)}`).join('\n')}\n`
+      : 'This start logged no ERROR or FATAL line.\n';
+  const logTail = log.trim() === '' ? '    (nothing: the JVM stopped before Kafka logged)' : tail(log, 10);
+  return `${firstFailures}This start's log (${broker.logFile}) ends with:\n${logTail}`;
 }
 
 /** The last lines of the broker's log, for error messages. */

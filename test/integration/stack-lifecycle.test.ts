@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,21 @@ import { startStack } from '../../localstack/stack-control.ts';
 import { stackInfoFile, stackInfoSchema } from '../../localstack/stack-files.ts';
 import { isolatedStackEnvironment, processesInGroup } from '../support/isolated-stack.ts';
 import { pollUntil, stackClients } from '../support/stack-clients.ts';
+
+/** Command lines of live processes that name `text` (a stack's data folder): none may be left. */
+function processesMentioning(text: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (command.includes(text)) found.push(command);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return found;
+}
 
 const dataDirs: string[] = [];
 async function newDataDir(): Promise<string> {
@@ -55,6 +70,31 @@ describe('the local stack process', () => {
       await second.stop();
     }
     expect([...processesInGroup(second.info.pid).keys()]).toEqual([]);
+  });
+
+  // Regression test; the bug it caught was: a broker that exited while starting was reported with
+  // the last 20 lines of its log, which were only its shutdown (seen in CI on a restart). Fixed by:
+  // the message quotes the first ERROR/FATAL lines of that very start (log and JVM output), and a
+  // broker that exits during startup gets one more try.
+  it('a broker that cannot start says why, from the errors of that start, after one retry', async () => {
+    // Arrange: a stack that ran once (its storage is formatted), restarted with an impossible heap.
+    const dataDir = await newDataDir();
+    const env = isolatedStackEnvironment(dataDir);
+    await (await startStack({ attached: true, env })).stop();
+
+    // Act
+    const restart = startStack({ attached: true, env: { ...env, DRIFTLINE_KAFKA_HEAP: '1m' } });
+
+    // Assert
+    const error = await restart.then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    expect(error).toBeInstanceOf(Error);
+    const message = error instanceof Error ? error.message : '';
+    expect(message).toMatch(/exited during startup/);
+    expect(message).toMatch(/First errors of this start:\n.*(heap|VM)/i);
+    expect(processesMentioning(dataDir)).toEqual([]);
   });
 
   it('stops by itself, Kafka included, when the process that started it is killed', async () => {
