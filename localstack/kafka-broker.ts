@@ -263,39 +263,34 @@ function javaArgs(
  * Starts the broker as a child of this process (same process group, so stopping the group stops
  * it too). Formats the storage on first start; a second start reuses the data.
  */
-export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<RunningKafkaBroker> {
-  const kafkaDir = join(options.dataDir, 'kafka');
-  const logDirs = join(kafkaDir, 'data');
-  const configFile = join(kafkaDir, 'server.properties');
-  const log4jFile = join(kafkaDir, 'log4j.properties');
-  const logFile = join(kafkaDir, 'server.log');
-  await mkdir(logDirs, { recursive: true });
-  await writeFile(configFile, serverProperties(options, logDirs));
-  await writeFile(log4jFile, log4jProperties(logFile));
-
-  if (!existsSync(join(logDirs, 'meta.properties'))) {
-    try {
-      await execFileAsync(
-        options.javaCommand,
-        javaArgs(options, log4jFile, 'kafka.tools.StorageTool', [
-          'format',
-          '-t',
-          newClusterId(),
-          '-c',
-          configFile,
-          '--ignore-formatted',
-        ]),
-      );
-    } catch (error) {
-      const stderr = error instanceof Error && 'stderr' in error ? String(error.stderr) : '';
-      throw new StackError(`Formatting Kafka storage in ${logDirs} failed:\n${tail(stderr, 15)}`, {
-        cause: error,
-      });
-    }
+/** Formats the storage once (a new cluster id); a formatted folder is left as it is. */
+async function formatStorageOnce(
+  options: KafkaBrokerOptions,
+  files: { readonly logDirs: string; readonly configFile: string; readonly log4jFile: string },
+): Promise<void> {
+  if (existsSync(join(files.logDirs, 'meta.properties'))) return;
+  try {
+    await execFileAsync(
+      options.javaCommand,
+      javaArgs(options, files.log4jFile, 'kafka.tools.StorageTool', [
+        'format',
+        '-t',
+        newClusterId(),
+        '-c',
+        files.configFile,
+        '--ignore-formatted',
+      ]),
+    );
+  } catch (error) {
+    const stderr = error instanceof Error && 'stderr' in error ? String(error.stderr) : '';
+    throw new StackError(`Formatting Kafka storage in ${files.logDirs} failed:\n${tail(stderr, 15)}`, {
+      cause: error,
+    });
   }
+}
 
-  const stdoutPath = join(kafkaDir, 'stdout.log');
-  const logOffsets = { log: await sizeOf(logFile), stdout: await sizeOf(stdoutPath) };
+/** The JVM, its stdout and stderr appended to one file; resolves `exited` once that file is complete. */
+function spawnBroker(options: KafkaBrokerOptions, log4jFile: string, configFile: string, stdoutPath: string) {
   const stdoutFile = createWriteStream(stdoutPath, { flags: 'a' });
   const child = spawn(options.javaCommand, javaArgs(options, log4jFile, 'kafka.Kafka', [configFile]), {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -310,7 +305,23 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Run
       stdoutFile.end(() => resolveExit(code));
     });
   });
+  return { child, exited };
+}
 
+export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<RunningKafkaBroker> {
+  const kafkaDir = join(options.dataDir, 'kafka');
+  const logDirs = join(kafkaDir, 'data');
+  const configFile = join(kafkaDir, 'server.properties');
+  const log4jFile = join(kafkaDir, 'log4j.properties');
+  const logFile = join(kafkaDir, 'server.log');
+  await mkdir(logDirs, { recursive: true });
+  await writeFile(configFile, serverProperties(options, logDirs));
+  await writeFile(log4jFile, log4jProperties(logFile));
+  await formatStorageOnce(options, { logDirs, configFile, log4jFile });
+
+  const stdoutPath = join(kafkaDir, 'stdout.log');
+  const logOffsets = { log: await sizeOf(logFile), stdout: await sizeOf(stdoutPath) };
+  const { child, exited } = spawnBroker(options, log4jFile, configFile, stdoutPath);
   return {
     bootstrapServers: `127.0.0.1:${options.port}`,
     logFile,
