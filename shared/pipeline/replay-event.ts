@@ -33,6 +33,12 @@ export function decodeReplayEvent(event: unknown): ReplayRequest[] {
   );
 }
 
+/** The object a continuation event asks to go on with; undefined for any other event. */
+export function continuedObject(event: unknown): ReplayRequest | undefined {
+  const parsed = continuation.safeParse(event);
+  return parsed.success ? parsed.data.continueReplay : undefined;
+}
+
 export function continuationEvent(request: ReplayRequest): { continueReplay: ReplayRequest } {
   return { continueReplay: { bucket: request.bucket, key: request.key } };
 }

@@ -166,6 +166,7 @@ function startingProgress(
     leaseOwner: deps.invocationId,
     leaseUntilMs: leaseUntil(now, deps.remainingMs()),
     invocations: (resumed?.invocations ?? 0) + 1,
+    ...(resumed?.flushAtRow === undefined ? {} : { flushAtRow: resumed.flushAtRow }),
   };
 }
 
@@ -234,6 +235,7 @@ export async function replayObject(request: ReplayRequest, deps: ReplayDependenc
     partitions: deps.partitions,
     remainingMs: deps.remainingMs,
     marginMs: deps.deadlineMarginMs ?? 60_000,
+    hardMarginMs: (deps.deadlineMarginMs ?? 60_000) / 4,
     now: deps.now,
     sleep: deps.sleep,
     log: deps.log,

@@ -32,6 +32,12 @@ export interface ReplayProgress {
   readonly leaseOwner: string;
   readonly leaseUntilMs: number;
   readonly invocations: number;
+  /**
+   * Set just before an invocation cuts records at a row that is not a checkpoint row (it ran out of
+   * time between two): whoever resumes from this checkpoint cuts at the same row, so records sent
+   * before a crash in between are sent again byte for byte.
+   */
+  readonly flushAtRow?: number;
 }
 
 /** A paced replay writes a checkpoint at least this often, so a lease and the deadline stay in reach. */
@@ -84,7 +90,7 @@ export function readProgress(item: StoredItem): ReplayProgress {
   const payload = item.payload;
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
     throw new Error('replay checkpoint is not an object');
-  const { message, finishedAtMs, fixedPartition } = payload;
+  const { message, finishedAtMs, fixedPartition, flushAtRow } = payload;
   return {
     bucket: stringField(payload, 'bucket'),
     key: stringField(payload, 'key'),
@@ -108,6 +114,7 @@ export function readProgress(item: StoredItem): ReplayProgress {
     leaseOwner: stringField(payload, 'leaseOwner'),
     leaseUntilMs: numberField(payload, 'leaseUntilMs'),
     invocations: numberField(payload, 'invocations'),
+    ...(typeof flushAtRow === 'number' ? { flushAtRow } : {}),
   };
 }
 

@@ -29,6 +29,16 @@ export interface ReplayOutcome {
   readonly message?: string;
 }
 
+/**
+ * Decompressed bytes in a row without a single row: more is not a dataset (64 MiB of newlines ran to
+ * the end without a checkpoint). The sf framers refuse a single row over 64 KiB; this bounds the
+ * stretches between rows, so rows, and with them checkpoints, keep coming.
+ */
+export const MAX_BYTES_WITHOUT_ROW = 8 * 1024 * 1024;
+
+/** Below the hard margin, how long to run for the next checkpoint row before cutting where it is. */
+const HURRY_BEFORE_CUT_MS = 2_000;
+
 /** Full speed: records are sent in chunks of this many. */
 const SEND_CHUNK_RECORDS = 1000;
 
@@ -38,7 +48,10 @@ export interface RunContext {
   readonly rawTopic: string;
   readonly partitions: number;
   readonly remainingMs: () => number;
+  /** At a checkpoint row, stop when less than this is left. */
   readonly marginMs: number;
+  /** Between checkpoint rows (checked per chunk read), cut where it is and stop below this. */
+  readonly hardMarginMs: number;
   readonly now: () => number;
   readonly sleep: (ms: number) => Promise<void>;
   readonly log: (message: string, details?: JsonObject) => void;
@@ -58,18 +71,6 @@ export interface ReplayPlan {
   readonly gzipped: boolean;
 }
 
-/** Rows of the object in order: decompressed if `.gz`, framed by the analysis, bytes counted. */
-async function* framedRows(
-  raw: AsyncIterable<Uint8Array>,
-  plan: ReplayPlan,
-  onBytes: (bytes: number) => void,
-): AsyncGenerator<Uint8Array> {
-  const counted = countingBytes(raw, onBytes);
-  const chunks = plan.gzipped ? gunzipChunks(counted, 'the object') : counted;
-  for await (const chunk of chunks) yield* plan.framer.push(chunk);
-  yield* plan.framer.end();
-}
-
 export class ReplayRun {
   private progress: ReplayProgress;
   private readonly packer: PartitionPacker;
@@ -80,6 +81,11 @@ export class ReplayRun {
   private rowsSentNow = 0;
   private recordsSentNow = 0;
   private bytesRead = 0;
+  private bytesWithoutRow = 0;
+  /** When the hard margin was first seen (see watchDeadline). */
+  private hurryingSince: number | undefined;
+  /** Set once the invocation had no time left: pacing is over, the next checkpoint ends it. */
+  private hurrying = false;
 
   constructor(
     private readonly plan: ReplayPlan,
@@ -102,11 +108,7 @@ export class ReplayRun {
 
   async stream(raw: AsyncIterable<Uint8Array>): Promise<ReplayOutcome> {
     try {
-      let stop: ReplayStatus | undefined;
-      for await (const row of framedRows(raw, this.plan, (bytes) => this.countBytes(bytes))) {
-        stop = await this.sendRow(row);
-        if (stop) break;
-      }
+      const stop = await this.sendAll(raw);
       if (stop === 'lease-lost') {
         this.context.log('replay: another invocation took over this object; stopping', this.where());
         return this.outcome('lease-lost');
@@ -120,8 +122,64 @@ export class ReplayRun {
     }
   }
 
-  private countBytes(bytes: number): void {
-    this.bytesRead += bytes;
+  /** Every row of the object (decompressed if `.gz`, framed by the analysis), the deadline watched per chunk. */
+  private async sendAll(raw: AsyncIterable<Uint8Array>): Promise<ReplayStatus | undefined> {
+    const counted = countingBytes(raw, (bytes) => {
+      this.bytesRead += bytes;
+    });
+    const chunks = this.plan.gzipped ? gunzipChunks(counted, 'the object') : counted;
+    for await (const chunk of chunks) {
+      const stop =
+        (await this.sendRows(this.plan.framer.push(chunk), chunk.length)) ?? (await this.watchDeadline());
+      if (stop) return stop;
+    }
+    return this.sendRows(this.plan.framer.end(), 0);
+  }
+
+  private async sendRows(rows: Iterable<Uint8Array>, chunkBytes: number): Promise<ReplayStatus | undefined> {
+    let any = false;
+    for (const row of rows) {
+      any = true;
+      const stop = await this.sendRow(row);
+      if (stop) return stop;
+    }
+    this.bytesWithoutRow = any ? 0 : this.bytesWithoutRow + chunkBytes;
+    if (this.bytesWithoutRow > MAX_BYTES_WITHOUT_ROW) {
+      throw new ObjectFormatError(
+        `no row in ${MAX_BYTES_WITHOUT_ROW / 2 ** 20} MiB of input (after row ${this.rowIndex}): not a dataset this analysis reads`,
+      );
+    }
+    return undefined;
+  }
+
+  /**
+   * Checked once per chunk, so also while rows are sparse or none come out. Below the hard margin it
+   * cuts records where it is: first a marker in the checkpoint (the row to cut at, see
+   * ReplayProgress.flushAtRow), then the flush, then the checkpoint itself.
+   */
+  private async watchDeadline(): Promise<ReplayStatus | undefined> {
+    if (this.context.remainingMs() >= this.context.hardMarginMs) return undefined;
+    // First give the next checkpoint row a moment (dense rows reach it at once, and the records stay
+    // those of an uninterrupted replay); cut here only if it does not come in time.
+    const now = this.context.now();
+    this.hurryingSince ??= now;
+    if (now - this.hurryingSince < HURRY_BEFORE_CUT_MS) return undefined;
+    const cutAt = this.rowIndex;
+    if (cutAt <= this.plan.skipRows) {
+      // Still re-reading rows an earlier invocation sent: no new row to keep, and the next
+      // invocation would run out of time at the same place.
+      throw new ObjectFormatError(
+        `cannot resume: re-reading the ${this.plan.skipRows} rows already sent takes longer than one invocation; split the object`,
+      );
+    }
+    // Nothing read since the last checkpoint; or a cut is already promised further on, and cutting
+    // earlier would give its rows other records than those an earlier invocation may have sent.
+    const promised = this.progress.flushAtRow;
+    if (cutAt === this.progress.rowsSent || (promised !== undefined && cutAt < promised)) return 'continued';
+    this.progress = { ...this.progress, flushAtRow: cutAt, updatedAtMs: this.context.now() };
+    if (!(await this.writer.write(this.progress))) return 'lease-lost';
+    if (!(await this.checkpoint('running'))) return 'lease-lost';
+    return 'continued';
   }
 
   private where(): JsonObject {
@@ -159,9 +217,9 @@ export class ReplayRun {
       (rate > 0 && this.packer.pendingRows >= Math.max(1, rate / 20))
     ) {
       await this.sendPending();
-      await this.pacer.waitFor(this.rowsSentNow);
+      await this.pace();
     }
-    if (this.rowIndex % this.progress.checkpointRows === 0) {
+    if (this.rowIndex % this.progress.checkpointRows === 0 || this.rowIndex === this.progress.flushAtRow) {
       if (!(await this.checkpoint('running'))) return 'lease-lost';
       if (this.context.remainingMs() < this.context.marginMs) return 'continued';
     }
@@ -176,11 +234,32 @@ export class ReplayRun {
     this.rowsSentNow += rows;
   }
 
+  /**
+   * Holds the replay to its rate, unless the invocation has no time left at all: its deadline has
+   * passed, or (locally) the runtime is stopping, which reports 0 ms left. Records must still be cut
+   * at checkpoint rows only (a resume re-sends the same records under the same sequence numbers), so
+   * the way to stop soon is to run to the next checkpoint row at full speed; there it checkpoints,
+   * releases the object and asks for a continuation. Asked only when pacing, so a full-speed replay
+   * asks for the time left at its checkpoints alone.
+   */
+  private async pace(): Promise<void> {
+    if (this.progress.rate <= 0 || this.hurrying) return;
+    if (this.context.remainingMs() <= 0) {
+      this.hurrying = true;
+      this.context.log('replay: no time left, running to the next checkpoint at full speed', {
+        ...this.where(),
+        rowsSent: this.plan.skipRows + this.rowsSentNow,
+      });
+      return;
+    }
+    await this.pacer.waitFor(this.rowsSentNow);
+  }
+
   /** Flushes every buffer, sends, waits for the rate, then writes the checkpoint. */
   private async checkpoint(status: 'running' | 'done'): Promise<boolean> {
     this.packer.flushAll();
     await this.sendPending();
-    await this.pacer.waitFor(this.rowsSentNow);
+    await this.pace();
     const at = this.context.now();
     const done = status === 'done';
     this.progress = {
@@ -193,6 +272,8 @@ export class ReplayRun {
       updatedAtMs: at,
       leaseUntilMs: done ? 0 : leaseUntil(at, this.context.remainingMs()),
       ...(done ? { finishedAtMs: at } : {}),
+      // Past any cut the marker asked for: the records are cut and this checkpoint records them.
+      flushAtRow: undefined,
     };
     return this.writer.write(this.progress);
   }
@@ -216,15 +297,25 @@ export class ReplayRun {
     return this.outcome('continued');
   }
 
-  /** Rows read so far are sent (and counted); the object is marked refused with the reason. */
+  /**
+   * Rows read so far are sent (and counted); the object is marked refused with the reason, and its
+   * progress says how many rows and records were sent, so the progress and the state agree. (A
+   * stream shows it is unreadable only when it gets there; sending nothing of it would mean reading
+   * every object twice.)
+   */
   private async refusePartWay(error: ObjectFormatError): Promise<ReplayOutcome> {
     this.packer.flushAll();
     await this.sendPending();
-    const message = `${error.message} (after ${this.plan.skipRows + this.rowsSentNow} rows)`;
+    const rowsSent = this.plan.skipRows + this.rowsSentNow;
+    const message = `${error.message} (after ${rowsSent} rows)`;
     this.progress = {
       ...this.progress,
       status: 'refused',
       message,
+      rowsSent,
+      recordsSent: this.plan.progress.recordsSent + this.recordsSentNow,
+      sequences: [...this.sequences],
+      bytesRead: Math.max(this.progress.bytesRead, this.bytesRead),
       updatedAtMs: this.context.now(),
       leaseUntilMs: 0,
     };

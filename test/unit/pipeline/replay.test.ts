@@ -5,6 +5,7 @@ import { analysisForObjectKey } from '../../../shared/analyses/registry.ts';
 import { partitionForKey } from '../../../shared/core/kafka-partitioner.ts';
 import type { ItemKey, StoredItem } from '../../../shared/pipeline/ports.ts';
 import {
+  LEASE_MS,
   type ReplayDependencies,
   type ReplayOutcome,
   type ReplayRequest,
@@ -404,6 +405,30 @@ describe('replayObject: objects it cannot read', () => {
   // buffered (up to rowsPerRecord − 1 per partition) are silently dropped, although the outcome
   // counts them in rowsSent and the comment promises "rows sent so far stay sent". Fixed by: emit every
   // partition buffer before the final send() in the ObjectFormatError branch.
+  // Regression test; the bug it caught was: a truncated `.csv.gz` was refused "after 2606 rows",
+  // its progress said 0 rows sent, yet those rows had reached data_raw and the state. Fixed by: the
+  // refused progress records the rows, records and sequences that were sent (what the state holds).
+  it('a truncated .csv.gz is refused part-way, and its progress counts the rows that were sent', async () => {
+    // Arrange
+    const compressed = gzipSync(dataset('csv', 20_000, 33));
+    const h = harness({ chunkSize: 1024 });
+    h.source.put('dt/cut.csv.gz', compressed.subarray(0, Math.floor(compressed.length * 0.6)));
+
+    // Act
+    const outcome = await h.replay('dt/cut.csv.gz');
+
+    // Assert
+    const sentRows = h.publisher.messages(RAW).flatMap(rowsOfRecord).length;
+    expect(outcome.status).toBe('refused');
+    expect(outcome.message).toMatch(new RegExp(`gzip.*after ${sentRows} rows`));
+    expect(sentRows).toBeGreaterThan(0);
+    expect(await progressOf(h.store, 'dt/cut.csv.gz')).toMatchObject({
+      status: 'refused',
+      rowsSent: sentRows,
+      recordsSent: h.publisher.messages(RAW).length,
+    });
+  });
+
   it('refused part-way with rowsPerRecord 7: every row before the bad tail is still delivered', async () => {
     // Arrange
     const words = dataset('bin', 500, 25);
@@ -480,6 +505,117 @@ describe('replayObject: a source that fails mid-stream', () => {
     await expect(attempt).rejects.toThrow(/socket hang up/);
     const progress = await progressOf(h.store, key);
     expect(progress).toMatchObject({ status: 'running', leaseUntilMs: 0 });
+  });
+});
+
+describe('replayObject: the deadline while rows are sparse or none come', () => {
+  /** A CSV object of `rows` rows, each followed by `gapBytes` of empty lines. */
+  function sparse(rows: number, gapBytes: number, seed: number): Uint8Array {
+    const [header, ...lines] = Buffer.from(dataset('csv', rows, seed))
+      .toString('utf8')
+      .trimEnd()
+      .split('\n');
+    const gap = '\n'.repeat(gapBytes);
+    return Buffer.from(`${header}\n${lines.map((line) => `${line}\n${gap}`).join('')}`);
+  }
+
+  /** Each chunk read takes `msPerChunk` of (fake) time, as a slow S3 body would. */
+  function slowSource(h: Harness, msPerChunk: number): InMemoryObjectSource {
+    return Object.assign(Object.create(h.source), {
+      read: async (bucket: string, key: string) => {
+        const chunks = await h.source.read(bucket, key);
+        return (async function* () {
+          for await (const chunk of chunks) {
+            h.clock.advance(msPerChunk);
+            yield chunk;
+          }
+        })();
+      },
+    });
+  }
+
+  // Regression test; the bug it caught was: the deadline was checked only at checkpoint rows, so an
+  // object from which no rows come (64 MiB of newlines, 65 KB gzipped) ran to "done" with no time
+  // left; ~6 GiB of them would pass Lambda's 900 s without a checkpoint. Fixed by: more than 8 MiB
+  // without a row is not a dataset (refused with a message), and the deadline is checked per chunk.
+  it.each([
+    { name: 'plain', key: 'dt/newlines.csv', gzip: false },
+    { name: 'gzipped', key: 'dt/newlines.csv.gz', gzip: true },
+  ])('$name: 16 MiB of newlines is refused as not a dataset, promptly', async ({ key, gzip }) => {
+    // Arrange
+    const plain = Buffer.from('\n'.repeat(16 * 2 ** 20));
+    const h = harness({ chunkSize: 64 * 1024 });
+    h.source.put(key, gzip ? gzipSync(plain) : plain);
+
+    // Act
+    const outcome = await h.replay(key);
+
+    // Assert
+    expect(outcome.status).toBe('refused');
+    expect(outcome.message).toMatch(/no row in 8 MiB/);
+    expect(h.publisher.messages(RAW)).toHaveLength(0);
+  });
+
+  it('rows far apart: near the deadline it cuts where it is, and the continuation sends each row once', async () => {
+    // Arrange: 300 rows 64 KiB apart (no checkpoint row in the object), 50 ms per 64 KiB chunk, and
+    // 20 s left: the hard margin (15 s) comes about 100 chunks in.
+    const KEY = 'dt/sparse.csv';
+    const bytes = sparse(300, 64 * 1024, 61);
+    const h = harness({ chunkSize: 64 * 1024 });
+    h.source.put(KEY, bytes);
+    const deadlineAt = h.clock.now() + 20_000;
+
+    // Act
+    const first = await h.replay(KEY, {
+      source: slowSource(h, 50),
+      remainingMs: () => deadlineAt - h.clock.now(),
+    });
+    h.clock.advance(60_000);
+    const second = await h.replay(KEY, { invocationId: 'invocation-2' });
+
+    // Assert
+    expect(first.status).toBe('continued');
+    expect(first.rowsSent).toBeGreaterThan(0);
+    expect(first.rowsSent).toBeLessThan(300);
+    expect(h.clock.now() - 60_000).toBeLessThan(deadlineAt);
+    expect(second).toMatchObject({ status: 'done', rowsSent: 300 - first.rowsSent });
+    expect(h.publisher.messages(RAW).flatMap(rowsOfRecord).sort()).toEqual(
+      csvLines(dataset('csv', 300, 61)).sort(),
+    );
+    distinctRecords(recordsOf(h.publisher));
+  });
+
+  it('a crash right after the cut: the resumed replay cuts at the same row, and records match byte for byte', async () => {
+    // Arrange: 7 rows per record, so the cut flushes partial records; the flush's publish fails
+    // after delivering its records, as a producer that dies before its acknowledgement.
+    const KEY = 'dt/sparse-crash.csv';
+    const bytes = sparse(300, 64 * 1024, 62);
+    const h = harness({ chunkSize: 64 * 1024, defaults: { rowsPerRecord: 7, rate: 0 } });
+    h.source.put(KEY, bytes);
+    const deadlineAt = h.clock.now() + 20_000;
+    let armed = false;
+    const remainingMs = () => {
+      const left = deadlineAt - h.clock.now();
+      if (left < 15_000 && !armed) {
+        armed = true;
+        h.publisher.failNext(RAW, 1, { succeedFirst: 0, deliverBeforeFailing: 10_000 });
+      }
+      return left;
+    };
+
+    // Act
+    const crashed = h.replay(KEY, { source: slowSource(h, 50), remainingMs });
+    await expect(crashed).rejects.toThrow(/injected publish failure/);
+    h.clock.advance(LEASE_MS + 1);
+    const resumed = await h.replay(KEY, { invocationId: 'invocation-2' });
+
+    // Assert: every (partition, sequence) sent twice carries the same bytes, and every row arrived.
+    expect(resumed.status).toBe('done');
+    const distinct = distinctRecords(recordsOf(h.publisher));
+    const rows = [...distinct.values()].flatMap((record) =>
+      Buffer.from(record.value, 'hex').toString('utf8').split('\n'),
+    );
+    expect(rows.sort()).toEqual(csvLines(dataset('csv', 300, 62)).sort());
   });
 });
 
@@ -764,6 +900,47 @@ describe('replayObject: rate limiting', () => {
     // Records are stamped as they go: the first and last are ~5 s apart.
     const stamps = h.publisher.messages(RAW).map((record) => record.timestampMs);
     expect(Math.max(...stamps) - Math.min(...stamps)).toBeGreaterThan(4_800);
+  });
+
+  // Regression test; the bug it caught was: a local runtime that stops reports no time left, but a
+  // paced replay went on at its rate to its next checkpoint row (up to 10,000 rows: 10 s at the
+  // DAQ rate, longer on a busy machine), so a stop could end before the replay had checkpointed and
+  // let go, leaving the object leased for two more minutes. Fixed by: with no time left at all,
+  // stop pacing; the next checkpoint row comes at full speed, and there the object is released.
+  it('with no time left (a runtime stopping), a paced replay runs to its next checkpoint at once and lets go', async () => {
+    // Arrange: 25,000 rows at 1000 rows/s, 10 rows per record, checkpoints every 10,000 rows; the
+    // runtime starts stopping 2 s in.
+    const KEY = 'dt/stopping.csv';
+    const bytes = dataset('csv', 25_000, 53);
+    const h = harness();
+    h.source.put(KEY, bytes, { rate: '1000', 'rows-per-record': '10' });
+    const stopAt = h.clock.now() + 2_000;
+    const remainingMs = () => (h.clock.now() >= stopAt ? 0 : 900_000);
+
+    // Act
+    const first = await h.replay(KEY, { remainingMs });
+
+    // Assert: checkpointed at row 10,000 without waiting out the ~8 s of pacing left, the object
+    // free and a continuation asked for (which a stopping runtime drops).
+    expect(first).toMatchObject({ status: 'continued', rowsSent: 10_000 });
+    expect(h.clock.now() - stopAt).toBeLessThan(100);
+    expect(await progressOf(h.store, KEY)).toMatchObject({
+      status: 'running',
+      rowsSent: 10_000,
+      leaseUntilMs: 0,
+    });
+    expect(h.continued).toEqual([{ bucket: BUCKET, key: KEY }]);
+    expect(h.logs).toContain('replay: no time left, running to the next checkpoint at full speed');
+
+    // Act: the next start goes on from the checkpoint (a new invocation).
+    const second = await h.replay(KEY, { invocationId: 'invocation-2' });
+
+    // Assert: the records are exactly those of an uninterrupted replay, none sent twice.
+    expect(second).toMatchObject({ status: 'done', rowsSent: 15_000 });
+    const records = recordsOf(h.publisher);
+    const expected = await uninterrupted(KEY, bytes, { 'rows-per-record': '10' });
+    expect(records).toHaveLength(expected.length);
+    expect(distinctRecords(records)).toEqual(distinctRecords(expected));
   });
 
   it('rate 0 never sleeps', async () => {
