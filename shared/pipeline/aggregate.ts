@@ -191,16 +191,14 @@ async function rejectUnrouted(
   deps: AggregateDependencies,
 ): Promise<BatchOutcome> {
   for (let start = 0; start < rejections.length; start += DEAD_LETTER_CHUNK) {
-    const letters = rejections
-      .slice(start, start + DEAD_LETTER_CHUNK)
-      .map((rejection) =>
-        deadLetter(rejection, {
-          source: slice.source,
-          batchId,
-          analysis: rejection.analysis,
-          run: undefined,
-        }),
-      );
+    const letters = rejections.slice(start, start + DEAD_LETTER_CHUNK).map((rejection) =>
+      deadLetter(rejection, {
+        source: slice.source,
+        batchId,
+        analysis: rejection.analysis,
+        run: undefined,
+      }),
+    );
     await deps.publisher.publish(deps.topics.dead, letters);
   }
   await countUnrouted(slice, rejections, deps.store, deps.now());
