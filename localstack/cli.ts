@@ -23,6 +23,10 @@ const commands: Record<string, Command> = {
     summary: 'run an analysis over a local file offline, one JSON line per batch',
     run: async (args) => (await import('./commands/analyze.ts')).analyzeCommand(args),
   },
+  aws: {
+    summary: 'after `serverless deploy`: check or create the Kafka topics on the MSK cluster',
+    run: async (args) => (await import('./commands/aws.ts')).awsCommand(args),
+  },
   bench: {
     summary: 'measure the core, end-to-end throughput and latency; writes bench-results/*.json',
     run: async (args) => (await import('./commands/bench.ts')).benchCommand(args),

@@ -169,34 +169,51 @@ export function parseServiceDefinition(printed: unknown, stage: string): Service
 
 /**
  * Resolves serverless.yml for `stage` with `serverless print` (offline: no credentials needed),
- * caching the JSON under `cacheDir`.
+ * caching the JSON under `cacheDir`. `params` are passed as `--param name=value`, as to
+ * `serverless deploy` (an AWS stage resolves only with its required params).
  */
 export async function loadServiceDefinition(options: {
   readonly stage: string;
   readonly cacheDir: string;
   readonly projectRoot?: string;
+  readonly params?: readonly string[];
 }): Promise<ServiceDefinition> {
   const root = options.projectRoot ?? PROJECT_ROOT;
+  const params = options.params ?? [];
   const source = await readFile(join(root, 'serverless.yml'));
-  const digest = createHash('sha256').update(source).update(options.stage).digest('hex').slice(0, 16);
+  const digest = createHash('sha256')
+    .update(source)
+    .update(options.stage)
+    .update(JSON.stringify(params))
+    .digest('hex')
+    .slice(0, 16);
   const cacheFile = join(options.cacheDir, `serverless-print-${options.stage}-${digest}.json`);
   let printed: unknown;
   try {
     printed = JSON.parse(await readFile(cacheFile, 'utf8'));
   } catch {
-    printed = await printServerless(root, options.stage);
+    printed = await printServerless(root, options.stage, params);
     await mkdir(dirname(cacheFile), { recursive: true });
     await writeFile(cacheFile, JSON.stringify(printed));
   }
   return parseServiceDefinition(printed, options.stage);
 }
 
-async function printServerless(root: string, stage: string): Promise<unknown> {
+async function printServerless(root: string, stage: string, params: readonly string[]): Promise<unknown> {
   const bin = join(root, 'node_modules', '.bin', 'serverless');
   try {
     const { stdout } = await execFileAsync(
       bin,
-      ['print', '--stage', stage, '--region', 'us-east-1', '--format', 'json'],
+      [
+        'print',
+        '--stage',
+        stage,
+        '--region',
+        'us-east-1',
+        '--format',
+        'json',
+        ...params.flatMap((param) => ['--param', param]),
+      ],
       { cwd: root, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' } },
     );
     return JSON.parse(stdout);

@@ -1,72 +1,138 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the ${…} are CloudFormation Fn::Sub placeholders.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../localstack/service-definition.ts';
+import {
+  packageStage,
+  type Resource,
+  readTemplate,
+  SERVERLESS_BIN,
+  serverlessEnvironment,
+  TEST_AWS_PARAMS,
+  type Template,
+} from '../support/deploy-tools.ts';
 
 const execFileAsync = promisify(execFile);
 
-type Resource = { Type: string; Properties: Record<string, unknown> };
+type Statement = { Sid?: string; Action: string | string[]; Resource: unknown };
 
-describe('serverless package (offline, no AWS credentials)', () => {
+describe('serverless package --stage dev (offline, no AWS credentials)', () => {
   let outDir = '';
-  let resources: Record<string, Resource> = {};
-  const ofType = (type: string) => Object.values(resources).filter((resource) => resource.Type === type);
+  let template: Template = { Parameters: {}, Conditions: {}, Resources: {}, Outputs: {} };
+  const resources = () => template.Resources;
+  const ofType = (type: string) => Object.values(resources()).filter((resource) => resource.Type === type);
+  const resource = (logicalId: string): Resource => {
+    const found = resources()[logicalId];
+    if (!found) throw new Error(`no ${logicalId} in the template`);
+    return found;
+  };
+  const ourFunctions = () =>
+    Object.fromEntries(
+      ofType('AWS::Lambda::Function')
+        .filter((fn) => String(fn.Properties.Handler).startsWith('functions/'))
+        .map((fn) => [String(fn.Properties.FunctionName).replace('driftline-dev-', ''), fn]),
+    );
+  const statementsOf = (role: string): Statement[] => {
+    const policies = resource(role).Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[];
+    return policies.flatMap((policy) => policy.PolicyDocument.Statement);
+  };
+  const actionsOf = (role: string) =>
+    statementsOf(role).flatMap((statement) =>
+      Array.isArray(statement.Action) ? statement.Action : [statement.Action],
+    );
 
   beforeAll(async () => {
     outDir = await mkdtemp(join(tmpdir(), 'driftline-package-'));
-    const env: Record<string, string | undefined> = { ...process.env, SLS_TELEMETRY_DISABLED: '1' };
-    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'])
-      delete env[name];
-    await execFileAsync(
-      join(PROJECT_ROOT, 'node_modules', '.bin', 'serverless'),
-      ['package', '--stage', 'ci', '--region', 'eu-west-1', '--package', outDir],
-      { cwd: PROJECT_ROOT, env, maxBuffer: 16 * 1024 * 1024 },
-    );
-    const template = JSON.parse(
-      await readFile(join(outDir, 'cloudformation-template-update-stack.json'), 'utf8'),
-    );
-    resources = template.Resources;
+    template = await readTemplate(await packageStage('dev', TEST_AWS_PARAMS, outDir));
   });
   afterAll(async () => {
     await rm(outDir, { recursive: true, force: true });
   });
 
-  it('triggers aggregate from the data_raw topic with the documented batch settings', () => {
+  it('refuses to package an AWS stage without its cluster and VPC params, naming each', async () => {
+    const failed = await execFileAsync(
+      SERVERLESS_BIN,
+      ['package', '--stage', 'dev', '--region', 'eu-west-1', '--package', join(outDir, 'unused')],
+      { cwd: PROJECT_ROOT, env: serverlessEnvironment() },
+    ).then(
+      () => '',
+      (error: { stdout?: string; stderr?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}`,
+    );
+    for (const name of ['MskClusterArn', 'VpcId', 'VpcSubnetIds', 'VpcSecurityGroupIds', 'VpcRouteTableIds'])
+      expect(failed).toContain(`resources.Parameters.${name}.Default": Value not found at "param" source`);
+    expect(failed).toContain('DRIFTLINE_KAFKA_BROKERS": Value not found at "param" source');
+  });
+
+  it('triggers aggregate from data_raw with the documented batch settings, its own consumer group and failure handling', () => {
     const [mapping] = ofType('AWS::Lambda::EventSourceMapping');
     expect(mapping?.Properties).toMatchObject({
+      EventSourceArn: { Ref: 'MskClusterArn' },
       Topics: ['data_raw'],
       BatchSize: 10000,
       StartingPosition: 'TRIM_HORIZON',
+      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'driftline-dev-aggregate' },
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['FailedBatchesBucket', 'Arn'] } } },
+      // Provisioned mode only (dev is on-demand: AggregateMinPollers 0): pollers, retry limit, bisect.
+      ProvisionedPollerConfig: {
+        'Fn::If': ['ProvisionedPollers', expect.anything(), { Ref: 'AWS::NoValue' }],
+      },
+      MaximumRetryAttempts: {
+        'Fn::If': ['ProvisionedPollers', { Ref: 'AggregateMaxRetries' }, expect.anything()],
+      },
+      BisectBatchOnFunctionError: { 'Fn::If': ['ProvisionedPollers', true, expect.anything()] },
     });
     // Unset on purpose: AWS then batches for up to 500 ms, which the local trigger reproduces.
     expect(mapping?.Properties).not.toHaveProperty('MaximumBatchingWindowInSeconds');
+    // Whole-event retries, not partial batch responses (serverless.yml says why).
+    expect(mapping?.Properties).not.toHaveProperty('FunctionResponseTypes');
+    expect(mapping?.Condition).toBe('HasMskTrigger');
+    expect(template.Parameters.AggregateMinPollers?.Default).toBe(0);
     expect(JSON.stringify(mapping?.Properties.FunctionName)).toContain('AggregateLambdaFunction');
   });
 
   it('triggers replay on ObjectCreated in the existing dataset bucket', () => {
     const [trigger] = ofType('Custom::S3');
     expect(trigger?.Properties).toMatchObject({
-      BucketName: 'driftline-datasets-ci',
+      BucketName: 'driftline-datasets-dev',
       BucketConfigs: [{ Event: 's3:ObjectCreated:*', Rules: [] }],
     });
     expect(JSON.stringify(trigger?.Properties.FunctionName)).toContain('replay');
     expect(ofType('AWS::S3::Bucket').map((bucket) => bucket.Properties.BucketName)).not.toContain(
-      'driftline-datasets-ci',
+      'driftline-datasets-dev',
     );
   });
 
-  it('routes GET /api/v1/* to the api function through an HTTP API', () => {
+  it('routes GET /api/v1/* to api through an HTTP API with CORS for the dashboard origin, ETag exposed', () => {
     const routes = ofType('AWS::ApiGatewayV2::Route').map((route) => route.Properties.RouteKey);
     expect(routes).toEqual(['GET /api/v1/{proxy+}']);
+    const origin = {
+      'Fn::If': [
+        'HasDashboardCdn',
+        { 'Fn::Sub': 'https://${DashboardDistribution.DomainName}' },
+        'https://no-dashboard-cdn.invalid',
+      ],
+    };
+    expect(resource('HttpApi').Properties.CorsConfiguration).toEqual({
+      AllowOrigins: { 'Fn::Split': [',', origin] },
+      AllowMethods: ['GET'],
+      AllowHeaders: ['If-None-Match'],
+      ExposeHeaders: ['ETag'],
+      MaxAge: 600,
+    });
+    // The same one value is the function's own allow-list.
+    expect(ourFunctions().api?.Properties.Environment).toMatchObject({
+      Variables: { DRIFTLINE_CORS_ALLOW_ORIGINS: origin },
+    });
   });
 
   it('creates the state table keyed by pk/sk, on demand, with a TTL attribute', () => {
     const [table] = ofType('AWS::DynamoDB::Table');
     expect(table?.Properties).toMatchObject({
-      TableName: 'driftline-state-ci',
+      TableName: 'driftline-state-dev',
       BillingMode: 'PAY_PER_REQUEST',
       KeySchema: [
         { AttributeName: 'pk', KeyType: 'HASH' },
@@ -76,38 +142,107 @@ describe('serverless package (offline, no AWS credentials)', () => {
     });
   });
 
-  it('creates a private state bucket whose TTL-bound blobs expire, and lets the functions use it', () => {
-    // The framework adds its own deployment bucket (no BucketName); ours is named.
+  it('creates private state, failed-batch and dashboard buckets; CloudFront alone reads the dashboard', () => {
+    // The framework adds its own deployment bucket (no BucketName); ours are named.
     const buckets = ofType('AWS::S3::Bucket').filter((bucket) => bucket.Properties?.BucketName !== undefined);
-    expect(buckets).toHaveLength(1);
-    expect(buckets[0]?.Properties).toMatchObject({
-      BucketName: 'driftline-state-ci',
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, RestrictPublicBuckets: true },
+    expect(buckets.map((bucket) => bucket.Properties.BucketName).sort()).toEqual([
+      'driftline-dashboard-dev',
+      'driftline-failed-batches-dev',
+      'driftline-state-dev',
+    ]);
+    for (const bucket of buckets)
+      expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+    expect(resource('StateBucket').Properties).toMatchObject({
       LifecycleConfiguration: { Rules: [{ Prefix: 'expiring/', Status: 'Enabled', ExpirationInDays: 2 }] },
     });
-    const policies = JSON.stringify(ofType('AWS::IAM::Role').map((role) => role.Properties.Policies));
-    for (const action of ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'])
-      expect(policies).toContain(action);
-    expect(policies).toContain('"StateBucket","Arn"');
+    const policy = JSON.stringify(resource('DashboardBucketPolicy').Properties);
+    expect(policy).toContain('cloudfront.amazonaws.com');
+    expect(policy).toContain('AWS:SourceArn');
+    const distribution = resource('DashboardDistribution').Properties.DistributionConfig;
+    expect(distribution).toMatchObject({
+      DefaultRootObject: 'index.html',
+      Origins: [{ OriginAccessControlId: { 'Fn::GetAtt': ['DashboardOriginAccessControl', 'Id'] } }],
+      DefaultCacheBehavior: { ViewerProtocolPolicy: 'redirect-to-https' },
+    });
+  });
+
+  it('runs replay and aggregate in the cluster VPC, api outside it, with S3/DynamoDB gateway endpoints', () => {
+    const functions = ourFunctions();
+    const inVpc = {
+      SubnetIds: { 'Fn::Split': [',', { 'Fn::Join': [',', { Ref: 'VpcSubnetIds' }] }] },
+      SecurityGroupIds: { 'Fn::Split': [',', { 'Fn::Join': [',', { Ref: 'VpcSecurityGroupIds' }] }] },
+    };
+    expect(functions.replay?.Properties.VpcConfig).toEqual(inVpc);
+    expect(functions.aggregate?.Properties.VpcConfig).toEqual(inVpc);
+    expect(functions.api?.Properties).not.toHaveProperty('VpcConfig');
+    expect(template.Parameters.VpcSubnetIds).toMatchObject({
+      Type: 'List<AWS::EC2::Subnet::Id>',
+      Default: TEST_AWS_PARAMS.vpcSubnetIds,
+    });
+    const endpoints = ofType('AWS::EC2::VPCEndpoint').map((endpoint) => ({
+      service: JSON.stringify(endpoint.Properties.ServiceName),
+      type: endpoint.Properties.VpcEndpointType,
+    }));
+    expect(endpoints).toEqual([
+      { service: JSON.stringify({ 'Fn::Sub': 'com.amazonaws.${AWS::Region}.s3' }), type: 'Gateway' },
+      { service: JSON.stringify({ 'Fn::Sub': 'com.amazonaws.${AWS::Region}.dynamodb' }), type: 'Gateway' },
+      { service: JSON.stringify({ 'Fn::Sub': 'com.amazonaws.${AWS::Region}.lambda' }), type: 'Interface' },
+      { service: JSON.stringify({ 'Fn::Sub': 'com.amazonaws.${AWS::Region}.sts' }), type: 'Interface' },
+    ]);
+  });
+
+  it('gives each function its own role, scoped to what it touches', () => {
+    const functions = ourFunctions();
+    expect(functions.replay?.Properties.Role).toEqual({ 'Fn::Sub': '${ReplayRole.Arn}' });
+    expect(functions.aggregate?.Properties.Role).toEqual({ 'Fn::Sub': '${AggregateRole.Arn}' });
+    expect(functions.api?.Properties.Role).toEqual({ 'Fn::Sub': '${ApiRole.Arn}' });
+    expect(resources()).not.toHaveProperty('IamRoleLambdaExecution');
+
+    // The public API reads; it never writes state, produces to Kafka or invokes anything.
+    const api = actionsOf('ApiRole');
+    expect(api.sort()).toEqual(
+      ['dynamodb:GetItem', 'dynamodb:Query', 'logs:CreateLogStream', 'logs:PutLogEvents']
+        .concat(['s3:GetObject', 's3:GetObject', 's3:ListBucket'])
+        .sort(),
+    );
+    // Nobody is granted what nobody calls.
+    for (const role of ['ReplayRole', 'AggregateRole', 'ApiRole'])
+      for (const unused of ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem'])
+        expect(actionsOf(role)).not.toContain(unused);
+    // The idempotent producers, and only they, may write idempotently; only the trigger's group is altered.
+    expect(actionsOf('ReplayRole')).toContain('kafka-cluster:WriteDataIdempotently');
+    expect(actionsOf('AggregateRole')).toContain('kafka-cluster:WriteDataIdempotently');
+    expect(actionsOf('ReplayRole')).not.toContain('kafka-cluster:AlterGroup');
+    expect(actionsOf('AggregateRole')).not.toContain('lambda:InvokeFunction');
+    // Topics and the group are this cluster's: arn:…:cluster/NAME/UUID → arn:…:topic/NAME/UUID/data_raw.
+    const produce = statementsOf('ReplayRole').find((statement) => statement.Sid === 'KafkaProduceRaw');
+    expect(produce?.Resource).toEqual({
+      'Fn::Join': [
+        '/',
+        [{ 'Fn::Join': [':topic/', { 'Fn::Split': [':cluster/', { Ref: 'MskClusterArn' }] }] }, 'data_raw'],
+      ],
+    });
+    const group = statementsOf('AggregateRole').find((statement) => statement.Sid === 'TriggerConsumerGroup');
+    expect(JSON.stringify(group?.Resource)).toContain('driftline-dev-aggregate');
   });
 
   it('runs every function on a supported Node.js runtime with its configuration in the environment', () => {
-    // The framework adds a helper function for `existing: true` S3 triggers; ours are under functions/.
-    const functions = ofType('AWS::Lambda::Function').filter((fn) =>
-      String(fn.Properties.Handler).startsWith('functions/'),
-    );
-    expect(functions.map((fn) => fn.Properties.FunctionName).sort()).toEqual([
-      'driftline-ci-aggregate',
-      'driftline-ci-api',
-      'driftline-ci-replay',
-    ]);
-    for (const fn of functions) {
+    const functions = ourFunctions();
+    expect(Object.keys(functions).sort()).toEqual(['aggregate', 'api', 'replay']);
+    for (const fn of Object.values(functions)) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Environment).toMatchObject({
         Variables: {
-          DRIFTLINE_STATE_TABLE: 'driftline-state-ci',
-          DRIFTLINE_STATE_BUCKET: 'driftline-state-ci',
+          DRIFTLINE_STATE_TABLE: 'driftline-state-dev',
+          DRIFTLINE_STATE_BUCKET: 'driftline-state-dev',
           DRIFTLINE_RAW_TOPIC: 'data_raw',
+          DRIFTLINE_KAFKA_BROKERS: TEST_AWS_PARAMS.mskBootstrapServers,
+          DRIFTLINE_KAFKA_AUTH: 'iam',
         },
       });
     }
