@@ -16,6 +16,13 @@ export const ASYNC_RETRY_DELAYS_MS: readonly number[] = [2_000, 10_000];
 export interface AsyncInvoker {
   /** Queues an invocation and returns at once; `what` names its work in the log lines. */
   invokeAsync(functionId: string, event: unknown, what: string): void;
+  /** Whether an invocation named `what` is running or waiting for its retry. */
+  pending(what: string): boolean;
+  /**
+   * While stopping: the retries still waiting for their delay are dropped now rather than after it
+   * (the object's checkpoint stays; the next start continues it).
+   */
+  dropWaitingRetries(): void;
   /** Resolves once every queued invocation has finished or given up, or after `timeoutMs`. */
   settled(timeoutMs: number): Promise<void>;
 }
@@ -28,6 +35,20 @@ export function createAsyncInvoker(options: {
 }): AsyncInvoker {
   const { invoke, isStopping, log, retryDelaysMs = ASYNC_RETRY_DELAYS_MS } = options;
   const inFlight = new Set<Promise<unknown>>();
+  /** Invocations per `what`, running or waiting for a retry. */
+  const pendingByWhat = new Map<string, number>();
+  /** Ends the retry delays early (see dropWaitingRetries). */
+  const retryWaits = new Set<() => void>();
+  const waitBeforeRetry = (delay: number) =>
+    new Promise<void>((resolveDelay) => {
+      const done = () => {
+        clearTimeout(timer);
+        retryWaits.delete(done);
+        resolveDelay();
+      };
+      const timer = setTimeout(done, delay);
+      retryWaits.add(done);
+    });
   const attemptUntilDone = async (functionId: string, event: unknown, what: string) => {
     const requestId = randomUUID();
     for (let attempt = 0; ; attempt++) {
@@ -42,19 +63,30 @@ export function createAsyncInvoker(options: {
         if (isStopping()) return;
         if (delay === undefined) {
           log(
-            `${functionId} gave up on ${what} after ${attempt + 1} attempts, as Lambda does (no dead-letter queue locally); an unfinished replay is continued at the next start`,
+            `${functionId} gave up on ${what} after ${attempt + 1} attempts, as Lambda does (no dead-letter queue locally); an unfinished replay is continued later, from its checkpoint`,
           );
           return;
         }
-        await new Promise((resolveDelay) => setTimeout(resolveDelay, delay));
+        await waitBeforeRetry(delay);
+        if (isStopping()) return;
       }
     }
   };
   return {
     invokeAsync(functionId, event, what) {
+      pendingByWhat.set(what, (pendingByWhat.get(what) ?? 0) + 1);
       const run = attemptUntilDone(functionId, event, what);
       inFlight.add(run);
-      void run.finally(() => inFlight.delete(run));
+      void run.finally(() => {
+        inFlight.delete(run);
+        const left = (pendingByWhat.get(what) ?? 1) - 1;
+        if (left > 0) pendingByWhat.set(what, left);
+        else pendingByWhat.delete(what);
+      });
+    },
+    pending: (what) => pendingByWhat.has(what),
+    dropWaitingRetries() {
+      for (const wake of [...retryWaits]) wake();
     },
     async settled(timeoutMs) {
       let timer: NodeJS.Timeout | undefined;

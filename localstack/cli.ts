@@ -11,6 +11,10 @@ const commands: Record<string, Command> = {
     summary: 'run the pipeline on the local cloud in the foreground (npm start)',
     run: async (args) => (await import('./commands/demo.ts')).demoCommand(args),
   },
+  replay: {
+    summary: 'put a file of yours through the running pipeline (npm start), with its progress',
+    run: async (args) => (await import('./commands/replay.ts')).replayCommand(args),
+  },
   stack: {
     summary: 'start, stop or inspect the embedded local cloud (Kafka, S3, DynamoDB, Kinesis)',
     run: async (args) => (await import('./commands/stack.ts')).stackCommand(args),

@@ -4,7 +4,12 @@
  *
  * - `s3` events: S3 notifications (relayed by the stack into a Kafka topic) invoke the function
  *   asynchronously, as S3 → Lambda does: one invocation per object, concurrently, retried twice on
- *   failure. Replays left unfinished by an earlier run (lease expired) are continued at start.
+ *   failure. Replays nobody works on any more (running, lease expired: left by a stopped or killed
+ *   process, or given up) are continued from their checkpoint, at start and while running
+ *   (replay-continuation.ts).
+ * - Stopping: every invocation is told it has no time left; a replay then runs to its next
+ *   checkpoint row, checkpoints and releases its object before `stop` resolves, so the next start
+ *   goes on from there (and sends no row twice).
  * - `msk` events: msk-trigger.ts reproduces the Kafka event source mapping.
  * - `httpApi` events: a local HTTP server turns requests into API Gateway v2 events.
  * - The Lambda Invoke API (`POST /2015-03-31/functions/{name}/invocations`) on the same server, so
@@ -19,9 +24,10 @@
 import { createKafka, type Kafka } from '../shared/adapters/kafka.ts';
 import { createStateStore } from '../shared/adapters/state-store.ts';
 import { loadFunctionConfig } from '../shared/config.ts';
-import { createAsyncInvoker } from './async-invoke.ts';
+import { continuedObject } from '../shared/pipeline/replay-event.ts';
+import { type AsyncInvoker, createAsyncInvoker } from './async-invoke.ts';
 import { importFunctions, localFunctionEnvironment } from './function-loader.ts';
-import { listenHttpGateway } from './http-gateway.ts';
+import { type HttpGateway, listenHttpGateway } from './http-gateway.ts';
 import {
   createLambdaInvoker,
   type InvocationStats,
@@ -30,7 +36,7 @@ import {
   type LoadedFunction,
 } from './lambda-context.ts';
 import { type RunningMskTrigger, startMskTrigger } from './msk-trigger.ts';
-import { continueUnfinishedReplays } from './replay-continuation.ts';
+import { type ReplayWatch, replayTarget, watchAbandonedReplays } from './replay-continuation.ts';
 import { startS3Triggers } from './s3-trigger.ts';
 import { loadServiceDefinition } from './service-definition.ts';
 import type { StackInfo } from './stack.ts';
@@ -54,6 +60,8 @@ export interface RuntimeOptions {
   readonly kafkaTriggers?: { readonly batchSize?: number; readonly paused?: boolean };
   /** Serves these static files at `/` (the built dashboard), when given. */
   readonly staticDir?: string;
+  /** How often to look for abandoned replays (default replay-continuation.ts's; tests shorten it). */
+  readonly replayWatchIntervalMs?: number;
   readonly log: (line: string) => void;
 }
 
@@ -68,7 +76,11 @@ export interface RunningRuntime {
   stop(): Promise<void>;
 }
 
-/** How long `stop` waits for the asynchronous invocations (and their retries) still running. */
+/**
+ * How long `stop` waits for the asynchronous invocations still running. A replay told it has no
+ * time left needs at most one checkpoint interval at full speed (10,000 rows with one row per
+ * record: about a second); this bounds a stop when something is stuck.
+ */
 const STOP_WAIT_FOR_INVOCATIONS_MS = 15_000;
 
 export async function startPipelineRuntime(options: RuntimeOptions): Promise<RunningRuntime> {
@@ -94,7 +106,14 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
   const { invoke } = lambda;
   const asyncInvoker = createAsyncInvoker({ invoke, isStopping, log });
   const { invokeAsync } = asyncInvoker;
-  gateway.serve({ functions, invoke, invokeAsync, isStopping, staticDir: options.staticDir, log });
+  gateway.serve({
+    functions,
+    invoke,
+    invokeAsync: namedByObject(invokeAsync),
+    isStopping,
+    staticDir: options.staticDir,
+    log,
+  });
 
   const kafka = createKafka(
     { brokers: stack.endpoints.kafkaBrokers, auth: 'none' },
@@ -114,7 +133,14 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
   });
 
   const store = createStateStore(loadFunctionConfig(process.env));
-  await continueUnfinishedReplays({ functions, store, invokeAsync, log });
+  const replayWatch = watchAbandonedReplays({
+    functions,
+    store,
+    invoker: asyncInvoker,
+    log,
+    ...(options.replayWatchIntervalMs === undefined ? {} : { intervalMs: options.replayWatchIntervalMs }),
+  });
+  await replayWatch.scan();
 
   return {
     apiUrl: gateway.url,
@@ -122,12 +148,50 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
     stats: () => ({ functions: lambda.stats(), triggers: triggers.stats() }),
     async stop() {
       stopping = true;
-      await Promise.allSettled(consumers.map((consumer) => consumer.disconnect()));
-      await triggers.stop();
-      await asyncInvoker.settled(STOP_WAIT_FOR_INVOCATIONS_MS);
-      await gateway.close();
+      await stopParts({ replayWatch, asyncInvoker, consumers, triggers, lambda, gateway, log });
     },
   };
+}
+
+/**
+ * Replay's self-continuation arrives through the Lambda Invoke API: named by its object, as the S3
+ * trigger names its invocations, so that the replay watch knows the object is being worked on.
+ */
+function namedByObject(invokeAsync: AsyncInvoker['invokeAsync']): AsyncInvoker['invokeAsync'] {
+  return (functionId, event, what) => {
+    const object = continuedObject(event);
+    invokeAsync(functionId, event, object ? replayTarget(object) : what);
+  };
+}
+
+/**
+ * The stop, once `stopping` is set: from then on every invocation has no time left
+ * (lambda-context.ts), so replays hurry to their next checkpoint row, write it with the lease
+ * released, and their continuation is dropped (http-gateway.ts); the next start, or another running
+ * runtime, goes on from there. Nothing new is started meanwhile (no watch, no retry, no trigger).
+ */
+async function stopParts(parts: {
+  readonly replayWatch: ReplayWatch;
+  readonly asyncInvoker: AsyncInvoker;
+  readonly consumers: readonly { disconnect(): Promise<void> }[];
+  readonly triggers: KafkaTriggers;
+  readonly lambda: LambdaInvoker;
+  readonly gateway: HttpGateway;
+  readonly log: (line: string) => void;
+}): Promise<void> {
+  const { asyncInvoker, lambda, log } = parts;
+  parts.replayWatch.stop();
+  asyncInvoker.dropWaitingRetries();
+  await Promise.allSettled(parts.consumers.map((consumer) => consumer.disconnect()));
+  await Promise.all([parts.triggers.stop(), asyncInvoker.settled(STOP_WAIT_FOR_INVOCATIONS_MS)]);
+  const running = Object.values(lambda.stats()).reduce((sum, counters) => sum + counters.running, 0);
+  if (running > 0) {
+    log(
+      `${running} invocation(s) still running after ${STOP_WAIT_FOR_INVOCATIONS_MS / 1000} s; a replay among ` +
+        'them is free again once its lease expires (at most 2 minutes after its last checkpoint), then continued',
+    );
+  }
+  await parts.gateway.close();
 }
 
 interface KafkaTriggers {

@@ -15,14 +15,19 @@ const contentTypes: Record<string, string> = {
   '.woff2': 'font/woff2',
 };
 
-/** Resolves true when it answered; never serves a file outside `root`. */
+/**
+ * Resolves true when it answered; never serves a file outside `root`, nor a dot-file or anything in
+ * a dot-folder (the build's own records, such as `.vite/driftline-sources.json`).
+ */
 export async function serveStatic(
   root: string,
   pathname: string,
   response: ServerResponse,
 ): Promise<boolean> {
   const base = resolve(root);
-  const requested = resolve(base, `.${normalize(decodeURIComponent(pathname))}`);
+  const decoded = decodeURIComponent(pathname);
+  if (decoded.split('/').some((segment) => segment.startsWith('.'))) return false;
+  const requested = resolve(base, `.${normalize(decoded)}`);
   if (!requested.startsWith(base)) return false;
   for (const candidate of [requested, join(requested, 'index.html'), join(base, 'index.html')]) {
     try {

@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { createS3Client, putObjectFromFile } from '../../shared/adapters/s3.ts';
 import { generateDt } from '../../shared/analyses/dt/generator.ts';
 import { LOCAL_REGION, type StackInfo } from '../stack.ts';
+import { type DemoSession, demoFileKey } from './demo-session.ts';
 import { formatCount } from './demo-status.ts';
 
 /** Generates the file once per (seed, rows); later demos reuse it. */
@@ -30,30 +31,35 @@ async function datasetFile(cacheDir: string, seed: number, rows: number): Promis
 }
 
 /**
- * Uploads `files` files (seeds `seed`, `seed + 1`, …) as `<prefix>telescope-<n>.csv`; stops early
- * once `stopRequested()` says so. Each upload starts a replay.
+ * Uploads the session's files (seeds `seed`, `seed + 1`, … as `<prefix>telescope-<n>.csv`) that
+ * `needsUpload` asks for; stops early once `stopRequested()` says so. Each upload starts a replay.
+ * Resolves with the number uploaded.
  */
 export async function uploadDemoFiles(options: {
   readonly stack: StackInfo;
   readonly cacheDir: string;
-  readonly prefix: string;
-  readonly files: number;
-  readonly rows: number;
-  readonly seed: number;
-  readonly rate: number;
-  readonly rowsPerRecord: number;
+  readonly session: DemoSession;
+  readonly needsUpload: (key: string) => Promise<boolean>;
   readonly stopRequested: () => boolean;
-}): Promise<void> {
-  const { stack, prefix } = options;
+}): Promise<number> {
+  const { stack, session } = options;
   const s3 = createS3Client({ region: LOCAL_REGION, s3Endpoint: stack.endpoints.s3 });
-  for (let index = 0; index < options.files && !options.stopRequested(); index++) {
-    const file = await datasetFile(options.cacheDir, options.seed + index, options.rows);
-    await putObjectFromFile(s3, {
-      bucket: stack.datasetBucket,
-      key: `${prefix}telescope-${index + 1}.csv`,
-      file,
-      metadata: { rate: String(options.rate), 'rows-per-record': String(options.rowsPerRecord) },
-    });
+  let uploaded = 0;
+  try {
+    for (let index = 0; index < session.files && !options.stopRequested(); index++) {
+      const key = demoFileKey(session, index);
+      if (!(await options.needsUpload(key))) continue;
+      const file = await datasetFile(options.cacheDir, session.seed + index, session.rows);
+      await putObjectFromFile(s3, {
+        bucket: stack.datasetBucket,
+        key,
+        file,
+        metadata: { rate: String(session.rate), 'rows-per-record': String(session.rowsPerRecord) },
+      });
+      uploaded += 1;
+    }
+  } finally {
+    s3.destroy();
   }
-  s3.destroy();
+  return uploaded;
 }

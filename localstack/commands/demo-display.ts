@@ -1,7 +1,8 @@
 /**
- * The demo's live status on the terminal. On a TTY the same few lines are redrawn in place at each
- * tick, with two hand-written ANSI escapes (a library would be a dependency for that); elsewhere (a
- * pipe, a CI log) the lines are printed as they are, at most every 10 s.
+ * The live status on the terminal (the demo's, and `replay --follow`'s). On a TTY the same few lines
+ * are redrawn in place at each tick, with two hand-written ANSI escapes (a library would be a
+ * dependency for that); elsewhere (a pipe, a CI log) the lines are printed as they are, at most
+ * every 10 s, and `final` lines always.
  */
 
 const PLAIN_OUTPUT_INTERVAL_MS = 10_000;
@@ -12,18 +13,23 @@ const cursorUpLines = (count: number) => `\x1b[${count}F`;
 const ERASE_LINE = '\x1b[2K';
 
 export class LiveDisplay {
-  readonly interactive = process.stdout.isTTY === true;
+  readonly interactive: boolean;
   private drawnLines = 0;
   private lastPlainOutput = 0;
 
-  show(lines: readonly string[]): void {
+  constructor(private readonly output: NodeJS.WriteStream = process.stdout) {
+    this.interactive = output.isTTY === true;
+  }
+
+  /** Shows `lines`; `final`: the last state, printed even between two plain-output intervals. */
+  show(lines: readonly string[], final = false): void {
     if (this.interactive) {
-      if (this.drawnLines > 0) process.stdout.write(cursorUpLines(this.drawnLines));
-      process.stdout.write(`${lines.map((line) => `${ERASE_LINE}${line}`).join('\n')}\n`);
+      if (this.drawnLines > 0) this.output.write(cursorUpLines(this.drawnLines));
+      this.output.write(`${lines.map((line) => `${ERASE_LINE}${line}`).join('\n')}\n`);
       this.drawnLines = lines.length;
-    } else if (Date.now() - this.lastPlainOutput > PLAIN_OUTPUT_INTERVAL_MS) {
+    } else if (final || Date.now() - this.lastPlainOutput > PLAIN_OUTPUT_INTERVAL_MS) {
       this.lastPlainOutput = Date.now();
-      console.log(lines.join('\n'));
+      this.output.write(`${lines.join('\n')}\n`);
     }
   }
 }

@@ -5,27 +5,30 @@
 import { z } from 'zod';
 import { formatDuration } from '../../shared/core/format.ts';
 
+/** What the status shows of one replay (an entry of `/api/v1/replays` and of the health answer). */
+export const replayStatusSchema = z.object({
+  key: z.string(),
+  run: z.string(),
+  status: z.string(),
+  rowsSent: z.number(),
+  rate: z.number(),
+  fraction: z.number(),
+  rowsPerSecond: z.number(),
+  etaSeconds: z.number().nullable(),
+  message: z.string().nullable(),
+});
+export type ReplayStatus = z.infer<typeof replayStatusSchema>;
+
 const healthSchema = z.object({
   rowsInPerSecond: z.number(),
   rowsOutPerSecond: z.number(),
   batches: z.number(),
   rejectedRows: z.number(),
   latencyMs: z.object({ p50: z.number().nullable(), p99: z.number().nullable() }),
-  replays: z.array(
-    z.object({
-      key: z.string(),
-      status: z.string(),
-      rowsSent: z.number(),
-      fraction: z.number(),
-      rowsPerSecond: z.number(),
-      etaSeconds: z.number().nullable(),
-      message: z.string().nullable(),
-    }),
-  ),
+  replays: z.array(replayStatusSchema),
 });
 
-type Health = z.infer<typeof healthSchema>;
-type ReplayHealth = Health['replays'][number];
+export type Health = z.infer<typeof healthSchema>;
 
 /** Shown while the API does not answer. */
 const NO_HEALTH: Health = {
@@ -57,7 +60,8 @@ export async function readHealth(apiUrl: string): Promise<{ health: Health; unav
   }
 }
 
-function replayLine(replay: ReplayHealth, label: string, width: number): string {
+/** One replay as a progress bar: `label ████░░ 42.0%  546k rows  1000/s  ETA 12:34`. */
+export function replayLine(replay: ReplayStatus, label: string, width: number): string {
   return (
     `${label.padEnd(width)} ${bar(replay.fraction, 30)} ${(replay.fraction * 100).toFixed(1).padStart(5)}%  ` +
     `${formatCount(replay.rowsSent).padStart(6)} rows  ${formatCount(replay.rowsPerSecond).padStart(5)}/s  ` +
@@ -75,13 +79,15 @@ function throughputLine(health: Health): string {
   );
 }
 
-/** A line per replay of this demo (keys under `prefix`, shown without it), then the throughput line. */
-export function statusLines(health: Health, prefix: string): string[] {
-  // This demo's files, and any other replay still running (e.g. one continued from a previous run).
-  const shown = health.replays.filter(
-    (replay) => replay.key.startsWith(prefix) || replay.status === 'running',
-  );
-  const label = (key: string) => (key.startsWith(prefix) ? key.slice(prefix.length) : key);
+/**
+ * A line per replay of this demo (keys under `prefix`, shown without it; none without a prefix)
+ * and per other replay still running, then the throughput line.
+ */
+export function statusLines(health: Health, prefix: string | undefined): string[] {
+  const ours = (key: string) => prefix !== undefined && key.startsWith(prefix);
+  // This demo's files, and any other replay still running (yours, or one continued from a previous run).
+  const shown = health.replays.filter((replay) => ours(replay.key) || replay.status === 'running');
+  const label = (key: string) => (prefix !== undefined && ours(key) ? key.slice(prefix.length) : key);
   const width = Math.max(16, ...shown.map((replay) => label(replay.key).length));
   return [...shown.map((replay) => replayLine(replay, label(replay.key), width)), throughputLine(health)];
 }

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { EMBEDDED_KAFKA_VERSION, loadStackConfig, type StackConfig } from '../../shared/config.ts';
 import { checkJava, ensureKafkaJars } from '../kafka-broker.ts';
-import { functionEnvironment, type StackInfo } from '../stack.ts';
+import { functionEnvironment, type StackInfo, sdkEnvironment } from '../stack.ts';
 import { readStackInfo, startStack, stopStack, wipeData } from '../stack-control.ts';
 import { stackLogFile } from '../stack-files.ts';
 
@@ -13,7 +13,8 @@ export const stackUsage = `Usage: driftline stack <up|down|status|env|install> [
            (the stack keeps running in the background; a second \`up\` reuses its data)
   down     stop the stack started from this data folder (and everything it started)
   status   say whether it runs, with its endpoints
-  env      print the environment variables that point the functions and SDKs at the stack
+  env      print the environment variables that point the functions, the AWS CLI, boto3 and the
+           AWS SDKs at the stack: eval "$(npx driftline stack env)"
   install  check Java and resolve the Kafka jars from Maven Central now (otherwise done by the
            first \`up\`); for CI and for preparing a machine before going offline
 
@@ -68,9 +69,29 @@ async function stackEnv(config: StackConfig): Promise<number> {
     console.error(`No stack is running from ${config.dataDir}: start it with \`npx driftline stack up\`.`);
     return 3;
   }
-  for (const [name, value] of Object.entries(functionEnvironment(info)))
-    console.log(`export ${name}=${value}`);
+  console.log(stackEnvLines(info).join('\n'));
   return 0;
+}
+
+/** A value as the shell reads it back: bare when it is plain, else in single quotes. */
+function shellValue(value: string): string {
+  return /^[\w@%+=:,./-]*$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * `stack env`'s output, for `eval "$(npx driftline stack env)"`: the functions' variables (our own
+ * tools read them), then those the AWS CLI, boto3 and the SDKs read (stack.ts, sdkEnvironment).
+ */
+export function stackEnvLines(info: StackInfo): string[] {
+  const exports = (variables: Record<string, string>) =>
+    Object.entries(variables).map(([name, value]) => `export ${name}=${shellValue(value)}`);
+  return [
+    '# driftline: the functions and tools of this project',
+    ...exports(functionEnvironment(info)),
+    `export DRIFTLINE_DATASET_BUCKET=${shellValue(info.datasetBucket)}`,
+    '# the AWS CLI, boto3 and the AWS SDKs (e.g. aws s3 cp FILE s3://$DRIFTLINE_DATASET_BUCKET/dt/)',
+    ...exports(sdkEnvironment(info)),
+  ];
 }
 
 async function stackInstall(config: StackConfig): Promise<number> {

@@ -5,17 +5,16 @@
  * lights up, an API outage is shown and recovers by itself. Screenshots go to test-results/ (ignored
  * by git); with DRIFTLINE_UPDATE_SCREENSHOTS=1 they also replace the README's docs/*.png.
  */
-import { execFile } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
+import { DASHBOARD_DIST, ensureDashboard } from '../../localstack/dashboard-build.ts';
 import { type RunningRuntime, startPipelineRuntime } from '../../localstack/runtime.ts';
 import { PROJECT_ROOT } from '../../localstack/service-definition.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
@@ -24,9 +23,7 @@ import { browserUnavailableReason, launchChromium } from '../support/browser.ts'
 import { runtimeDiagnostics } from '../support/runtime-diagnostics.ts';
 import { pollUntil, stackClients } from '../support/stack-clients.ts';
 
-const execFileAsync = promisify(execFile);
-const FRONTEND = join(PROJECT_ROOT, 'frontend');
-const DIST = join(FRONTEND, 'dist');
+const DIST = DASHBOARD_DIST;
 const RESULTS = join(PROJECT_ROOT, 'test-results');
 const DOCS = join(PROJECT_ROOT, 'docs');
 /** Writes a screenshot to test-results/, and to docs/ when asked to refresh the README's. */
@@ -45,36 +42,12 @@ const EMPTY_CELL_COLOUR = '#eceff1';
 const unavailable = browserUnavailableReason();
 if (unavailable) console.warn(`[dashboard.test] skipped: ${unavailable}`);
 
-/** Newest modification time under the paths the build reads. */
-async function newestSourceMtime(paths: readonly string[]): Promise<number> {
-  let newest = 0;
-  for (const path of paths) {
-    if (!existsSync(path)) continue;
-    const info = await stat(path);
-    if (info.isDirectory()) {
-      const entries = await readdir(path, { recursive: true, withFileTypes: true });
-      for (const entry of entries) {
-        if (!entry.isFile()) continue;
-        newest = Math.max(newest, (await stat(join(entry.parentPath, entry.name))).mtimeMs);
-      }
-    } else {
-      newest = Math.max(newest, info.mtimeMs);
-    }
-  }
-  return newest;
-}
-
+/** The build `npm start` would serve: rebuilt when dist is older than any file it was built from. */
 async function ensureBuilt(): Promise<void> {
-  const index = join(DIST, 'index.html');
-  const sources = await newestSourceMtime([
-    join(FRONTEND, 'src'),
-    join(FRONTEND, 'index.html'),
-    join(FRONTEND, 'vite.config.ts'),
-    join(FRONTEND, 'svelte.config.js'),
-    join(PROJECT_ROOT, 'shared/analyses/dt/detector.ts'),
-  ]);
-  if (existsSync(index) && (await stat(index)).mtimeMs >= sources) return;
-  await execFileAsync('npm', ['run', 'build:frontend'], { cwd: PROJECT_ROOT, maxBuffer: 16 * 1024 * 1024 });
+  const dashboard = await ensureDashboard((text) => process.stderr.write(`[dashboard.test] ${text}`));
+  if (dashboard.staticDir === undefined || dashboard.problem) {
+    throw new Error(`the dashboard could not be built: ${dashboard.problem ?? 'no reason given'}`);
+  }
 }
 
 const summarySchema = z.object({ rows: z.number(), summary: z.object({ hit_count: z.number() }) });

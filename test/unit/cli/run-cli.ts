@@ -12,10 +12,12 @@ export interface CliRun {
   readonly out: string;
 }
 
-export function runCli(args: readonly string[]): Promise<CliRun> {
+/** Runs `driftline args…`; `env` is added to this process's environment. */
+export function runCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<CliRun> {
   return new Promise((resolveRun, rejectRun) => {
     const child = spawn(process.execPath, ['localstack/driftline.mjs', ...args], {
       cwd: repoRoot,
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const stdout: Buffer[] = [];

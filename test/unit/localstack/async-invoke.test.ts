@@ -51,6 +51,55 @@ describe("Lambda's asynchronous invocation, locally", () => {
     expect(attempts).toHaveLength(1);
   });
 
+  it('says which work is pending, retries included, until it is done', async () => {
+    let fail = true;
+    const invoker = createAsyncInvoker({
+      invoke: async () => {
+        if (fail) {
+          fail = false;
+          throw new Error('first attempt failed');
+        }
+      },
+      isStopping: () => false,
+      log: () => {},
+      retryDelaysMs: [60_000],
+    });
+
+    invoker.invokeAsync('replay', {}, 's3://datasets/a.csv');
+    await new Promise((resolveTick) => setImmediate(resolveTick));
+
+    // Failed once, now waiting a minute for its retry: still pending.
+    expect(invoker.pending('s3://datasets/a.csv')).toBe(true);
+    expect(invoker.pending('s3://datasets/b.csv')).toBe(false);
+    invoker.dropWaitingRetries();
+    await invoker.settled(5_000);
+    expect(invoker.pending('s3://datasets/a.csv')).toBe(false);
+  });
+
+  it('while stopping, drops the retries waiting for their delay at once', async () => {
+    let stopping = false;
+    const attempts: number[] = [];
+    const invoker = createAsyncInvoker({
+      invoke: async () => {
+        attempts.push(attempts.length + 1);
+        throw new Error('fails');
+      },
+      isStopping: () => stopping,
+      log: () => {},
+      retryDelaysMs: [60_000, 60_000],
+    });
+    invoker.invokeAsync('replay', {}, 's3://datasets/a.csv');
+    await new Promise((resolveTick) => setImmediate(resolveTick));
+
+    stopping = true;
+    invoker.dropWaitingRetries();
+    const started = Date.now();
+    await invoker.settled(30_000);
+
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(attempts).toEqual([1]);
+  });
+
   it('gives separate invocations separate request ids', async () => {
     const { invoker, attempts } = asyncInvokerFailing(0);
 

@@ -61,6 +61,37 @@ describe('DtView', () => {
     expect(container.querySelector('tr[title="data_raw-4-100-199"]')?.textContent).toContain('100');
   });
 
+  // Regression test; the bug it caught was: the page read batches from the oldest kept (a day
+  // back) a few pages per tick and listed the last ones read, so "Latest batches" showed batches of
+  // minutes ago. Fixed by: reading from the newest (since=latest) and listing newest first.
+  it('lists the latest batches newest first, from the newest the API has', async () => {
+    const sinceAsked: (string | null)[] = [];
+    const api = new FakeApi()
+      .route('/api/v1/analyses/dt/summary', () => summaryResponse({ hits: [[0, 0, 1]], rowsRead: 10 }))
+      .route('/api/v1/analyses/dt/buckets', () => ({ analysis: 'dt', fromMs: 0, toMs: T0, buckets: [] }))
+      .route('/api/v1/analyses/dt/batches', (request) => {
+        sinceAsked.push(request.query.get('since'));
+        // Write order is not quite receive order: partition 2's batch landed a moment late.
+        return {
+          analysis: 'dt',
+          items: [
+            batchItem('data_raw-1-0-99', T0 - 3_000),
+            batchItem('data_raw-3-0-99', T0 - 1_000),
+            batchItem('data_raw-2-0-99', T0 - 2_000),
+          ],
+          cursor: 'c',
+        };
+      });
+    const source = new DtSource(new ApiClient({ fetch: api.fetch }), 'dt', { now: () => T0 });
+    await source.refresh(new AbortController().signal);
+    const { container } = render(DtView, { props: { source, title: 'Drift tubes' } });
+    flushSync();
+
+    expect(sinceAsked[0]).toBe('latest');
+    const rows = [...container.querySelectorAll('.batches tbody tr')].map((row) => row.getAttribute('title'));
+    expect(rows).toEqual(['data_raw-3-0-99', 'data_raw-2-0-99', 'data_raw-1-0-99']);
+  });
+
   it('switches the view with real buttons, and updates in place when new data arrives', async () => {
     const source = await loadedSource();
     const { container } = render(DtView, { props: { source, title: 'Drift tubes' } });

@@ -247,8 +247,12 @@ export class DtSource implements AnalysisSource {
   async refreshBatches(signal: AbortSignal): Promise<void> {
     let added = 0;
     for (let page = 0; page < this.maxBatchPages; page++) {
-      const query = new URLSearchParams({ limit: String(this.batchPageSize) });
-      if (this.cursor !== undefined) query.set('since', this.cursor);
+      // The first read starts from the newest batches, not from the oldest kept (a day back):
+      // crawling a day of batches a few pages per tick, "latest batches" showed minutes-old ones.
+      const query = new URLSearchParams({
+        limit: String(this.batchPageSize),
+        since: this.cursor ?? 'latest',
+      });
       const { value, changed } = await this.batchesResource.get(`${this.base}/batches?${query}`, signal);
       if (!changed) break;
       for (const item of value.items) {
@@ -268,6 +272,16 @@ export class DtSource implements AnalysisSource {
       this.recentBatches = this.batchRing.toArray();
     }
   }
+}
+
+/**
+ * The `count` most recently received batches, newest first. Batches arrive roughly, not strictly,
+ * in that order (the API pages in write order, and concurrent writers land a little out of it).
+ */
+export function newestBatches(batches: readonly DtBatch[], count: number): DtBatch[] {
+  return [...batches]
+    .sort((a, b) => b.receivedAtMs - a.receivedAtMs || b.batchId.localeCompare(a.batchId))
+    .slice(0, count);
 }
 
 /** A batch's row in the panels: the pipeline part of its `data_clean` message and dt's hit count. */

@@ -41,14 +41,14 @@ describe('DtSource', () => {
 
   it('follows the batch cursor and drops batches the API sends again', async () => {
     const pages: Record<string, { items: unknown[]; cursor: string | null }> = {
-      start: { items: [batchItem('data_raw-0-0-9', T0), batchItem('data_raw-1-0-9', T0 + 1)], cursor: 'c1' },
+      latest: { items: [batchItem('data_raw-0-0-9', T0), batchItem('data_raw-1-0-9', T0 + 1)], cursor: 'c1' },
       // The API re-reads a little behind the cursor: the second batch comes again.
       c1: { items: [batchItem('data_raw-1-0-9', T0 + 1), batchItem('data_raw-2-0-9', T0 + 2)], cursor: 'c2' },
       c2: { items: [batchItem('data_raw-2-0-9', T0 + 2)], cursor: 'c2' },
     };
     const api = new FakeApi().route('/api/v1/analyses/dt/batches', (request) => ({
       analysis: 'dt',
-      ...pages[request.query.get('since') ?? 'start'],
+      ...pages[request.query.get('since') ?? 'none'],
     }));
     const source = new DtSource(new ApiClient({ fetch: api.fetch }), 'dt', { batchPageSize: 100 });
 
@@ -64,7 +64,8 @@ describe('DtSource', () => {
     ]);
     expect(source.batchesReceived).toBe(3);
     const requests = api.requestsTo('/api/v1/analyses/dt/batches');
-    expect(requests.map((request) => request.query.get('since'))).toEqual([null, 'c1', 'c2', 'c2']);
+    // The first read is of the newest batches (since=latest), then on from the cursor.
+    expect(requests.map((request) => request.query.get('since'))).toEqual(['latest', 'c1', 'c2', 'c2']);
     // Nothing new: the same answer, so the last poll was a 304.
     expect(requests[3]?.ifNoneMatch).not.toBeNull();
     expect(source.recentBatches[0]).toMatchObject({ rows: 100, hits: 50, lagMs: 120, partition: 0 });
@@ -72,7 +73,8 @@ describe('DtSource', () => {
 
   it('reads on at once after a full page of batches, up to a few pages per tick', async () => {
     const api = new FakeApi().route('/api/v1/analyses/dt/batches', (request) => {
-      const page = Number(request.query.get('since') ?? '0');
+      const since = request.query.get('since');
+      const page = since === 'latest' ? 0 : Number(since);
       return {
         analysis: 'dt',
         items: [0, 1].map((index) =>

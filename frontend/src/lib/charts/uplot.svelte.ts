@@ -21,11 +21,16 @@ export function uplotChart(
 ): Attachment<HTMLElement> {
   return (node) => {
     const built = untrack(options);
-    // The legend shows the values under the cursor, and the latest values when there is no cursor
-    // (pointer elsewhere, or a phone, which has no hover): the numbers are readable without hovering.
+    // The legend shows the values under the cursor. With no cursor (pointer elsewhere, or a phone,
+    // which has no hover) a time series shows its latest values, readable without hovering. A
+    // histogram (x not time: bins) has no "latest": its last bin is just the highest bin, so it
+    // shows what its series says with no bin pointed at (barSeries: the total).
+    const timeX = built.scales?.x?.time !== false;
     const showLatestUnlessHovered = (u: uPlot) => {
+      if (u.cursor.left !== undefined && u.cursor.left >= 0) return;
       const points = u.data[0]?.length ?? 0;
-      if (points > 0 && (u.cursor.left === undefined || u.cursor.left < 0)) u.setLegend({ idx: points - 1 });
+      if (!timeX) u.setLegend({ idxs: u.series.map(() => null) });
+      else if (points > 0) u.setLegend({ idx: points - 1 });
     };
     const chart = untrack(
       () =>
@@ -84,7 +89,10 @@ export function axis(label: string, extra: uPlot.Axis = {}): uPlot.Axis {
   };
 }
 
-/** A histogram series drawn as bars (bins are the x values: their centres). */
+/**
+ * A histogram series drawn as bars (bins are the x values: their centres). Its legend value is the
+ * count of the bin under the cursor and, with no bin pointed at, the total of all bins.
+ */
 export function barSeries(label: string, colour: string, fill = `${colour}cc`): uPlot.Series {
   return {
     label,
@@ -92,7 +100,7 @@ export function barSeries(label: string, colour: string, fill = `${colour}cc`): 
     fill,
     width: 1,
     points: { show: false },
-    value: legendValue,
+    value: histogramLegendValue,
     paths: uPlot.paths.bars?.({ size: [1, 100], gap: 0, align: 0 }),
   };
 }
@@ -104,6 +112,19 @@ const smallNumber = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 })
 export function legendValue(_u: uPlot, value: number | null): string {
   if (value === null || !Number.isFinite(value)) return '–';
   return Math.abs(value) >= 100 ? wholeNumber.format(value) : smallNumber.format(value);
+}
+
+/** A bin's count, or `total N` over every bin when no bin is pointed at (`idx` null). */
+export function histogramLegendValue(
+  u: uPlot,
+  value: number | null,
+  seriesIdx: number,
+  idx: number | null,
+): string {
+  if (idx !== null) return legendValue(u, value);
+  let total = 0;
+  for (const count of u.data[seriesIdx] ?? []) total += count ?? 0;
+  return `total ${legendValue(u, total)}`;
 }
 
 export function lineSeries(label: string, colour: string, extra: uPlot.Series = {}): uPlot.Series {
