@@ -27,6 +27,10 @@ const commands: Record<string, Command> = {
     summary: 'run an analysis over a local file offline, one JSON line per batch',
     run: async (args) => (await import('./commands/analyze.ts')).analyzeCommand(args),
   },
+  reconcile: {
+    summary: 'check the live state against an offline run of every replayed object, quantity by quantity',
+    run: async (args) => (await import('./commands/reconcile.ts')).reconcileCommand(args),
+  },
   aws: {
     summary: 'after `serverless deploy`: check or create the Kafka topics on the MSK cluster',
     run: async (args) => (await import('./commands/aws.ts')).awsCommand(args),

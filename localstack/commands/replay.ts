@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { createS3Client, putObjectFromFile } from '../../shared/adapters/s3.ts';
 import { allAnalyses } from '../../shared/analyses/registry.ts';
 import { loadStackConfig } from '../../shared/config.ts';
+import { eventTimeRefusal } from '../../shared/pipeline/replay/event-time-replay.ts';
 import { type RuntimeInfo, readRuntimeInfo } from '../runtime-info.ts';
 import { LOCAL_REGION, type StackInfo } from '../stack.ts';
 import { readStackInfo } from '../stack-control.ts';
@@ -40,6 +41,9 @@ Options:
   --rate R              rows/s; 0 = as fast as possible (default: the pipeline's, 1000)
   --rows-per-record N   rows packed into one Kafka message (default 1, as the source systems)
   --partition P         every row to this partition of data_raw (default: by the row's key)
+  --order O             file (default) or event-time: sf rows sorted by call_date_time first (an
+                        external sort in bounded memory), so its event-time windows fill; dt has
+                        no order to restore (its reducer keeps recent orbits open) and refuses it
   --follow              show its progress until it is replayed and counted, then print its
                         cumulative summary as one JSON line on stdout (as \`driftline analyze\`'s
                         last "cumulative")
@@ -61,6 +65,7 @@ const settingsSchema = z.object({
     .int('--partition must be a whole number')
     .min(0, '--partition must be ≥ 0')
     .optional(),
+  order: z.enum(['file', 'event-time'], { error: '--order must be file or event-time' }).optional(),
 });
 type ReplaySettings = z.infer<typeof settingsSchema>;
 
@@ -81,6 +86,7 @@ function parseReplayArgs(args: string[]): ReplayArgs | 'help' | 'usage' {
       rate: { type: 'string' },
       'rows-per-record': { type: 'string' },
       partition: { type: 'string' },
+      order: { type: 'string' },
       follow: { type: 'boolean', default: false },
       again: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
@@ -94,6 +100,7 @@ function parseReplayArgs(args: string[]): ReplayArgs | 'help' | 'usage' {
     rate: values.rate,
     rowsPerRecord: values['rows-per-record'],
     partition: values.partition,
+    order: values.order,
   });
   if (!parsed.success) throw new UsageError(parsed.error.issues.map((issue) => issue.message).join('; '));
   return {
@@ -181,6 +188,7 @@ function metadataOf(settings: ReplaySettings): Record<string, string> {
     ...(settings.rate === undefined ? {} : { rate: String(settings.rate) }),
     ...(settings.rowsPerRecord === undefined ? {} : { 'rows-per-record': String(settings.rowsPerRecord) }),
     ...(settings.partition === undefined ? {} : { partition: String(settings.partition) }),
+    ...(settings.order === undefined ? {} : { order: settings.order }),
   };
 }
 
@@ -194,6 +202,7 @@ function describeSettings(file: CheckedFile, settings: ReplaySettings): string {
         : `${settings.rate} rows/s`,
     ...(settings.rowsPerRecord === undefined ? [] : [`${settings.rowsPerRecord} rows per record`]),
     ...(settings.partition === undefined ? [] : [`all to partition ${settings.partition}`]),
+    ...(settings.order === 'event-time' ? ['in event-time order'] : []),
   ].join(', ');
 }
 
@@ -204,6 +213,9 @@ export async function replayCommand(args: string[]): Promise<number> {
     return parsed === 'help' ? 0 : 2;
   }
   const file = await checkReplayFile(parsed.file, parsed.analysis);
+  // Refused here, before an upload, with the very words the replay would refuse it with.
+  const orderRefusal = parsed.settings.order === 'event-time' ? eventTimeRefusal(file.analysis) : undefined;
+  if (orderRefusal) throw new UsageError(`--order event-time: ${orderRefusal}`);
   const config = loadStackConfig();
   const { stack, runtime } = await runningPipeline(config.dataDir);
   const partitions = stack.topics.find((topic) => topic.name === 'data_raw')?.partitions;

@@ -14,7 +14,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import type { FunctionConfig } from '../config.ts';
-import type { BlobStore, ObjectSource } from '../pipeline/ports.ts';
+import { type BlobStore, ObjectNotFoundError, type ObjectSource } from '../pipeline/ports.ts';
 
 export function createS3Client(aws: Pick<FunctionConfig['aws'], 'region' | 's3Endpoint'>): S3Client {
   if (!aws.s3Endpoint) return new S3Client({ region: aws.region });
@@ -39,7 +39,9 @@ export function createS3ObjectSource(client: S3Client): ObjectSource {
     async head(bucket, key) {
       const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).catch((error) => {
         // A HEAD answer has no body, so the SDK's message for a 404 is only "UnknownError".
-        if (isNotFound(error)) throw new Error(`s3://${bucket}/${key} does not exist`, { cause: error });
+        if (isNotFound(error)) {
+          throw new ObjectNotFoundError(`s3://${bucket}/${key} does not exist`, { cause: error });
+        }
         throw error;
       });
       return {

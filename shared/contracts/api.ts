@@ -86,6 +86,21 @@ export const replayView = z.object({
   updatedAt: z.iso.datetime(),
   /** Running, but no checkpoint for 2 minutes: its retries failed. */
   stale: z.boolean(),
+  /**
+   * The last `driftline reconcile` of this run: its live state compared with an offline run of the
+   * object. Absent when none was written for this run (or from an API older than reconcile).
+   */
+  reconciled: z
+    .object({
+      checkedAt: z.iso.datetime(),
+      /** Every quantity compared was equal. */
+      equal: z.boolean(),
+      rows: count,
+      quantities: count,
+      /** Names of the quantities that differed (at most 20). */
+      differences: z.array(z.string()),
+    })
+    .optional(),
 });
 export type ReplayView = z.infer<typeof replayView>;
 

@@ -45,7 +45,21 @@ export interface ReplayCodec {
   partitionKey(row: Uint8Array, wireFormat: WireFormat): string | undefined;
   /** Packs several rows into one record value (rowsPerRecord > 1); `[row]` must give `row` back. */
   pack(rows: readonly Uint8Array[], wireFormat: WireFormat): Uint8Array;
+  /**
+   * Replay in event-time order (S3 metadata `order=event-time`, pipeline/replay/event-time-order.ts):
+   * how to read a row's event time, or why this analysis' rows are never sorted (the object is then
+   * refused with that reason). Absent: refused with a general reason.
+   */
+  readonly eventTimeOrder?: EventTimeOrder;
 }
+
+/**
+ * `eventTimeMs`: a row's event time in ms, or undefined when it has none (such rows go first, in file
+ * order). `refusal`: why `order=event-time` does not apply to this analysis.
+ */
+export type EventTimeOrder =
+  | { readonly eventTimeMs: (row: Uint8Array, wireFormat: WireFormat) => number | undefined }
+  | { readonly refusal: string };
 
 /** One record of a batch as the aggregate side sees it, transport-neutral. */
 export interface RecordInput {
@@ -136,6 +150,13 @@ export interface Analysis<State, Batch> {
   readonly batchCodec: JsonCodec<Batch>;
   /** Optional reference data joined into summaries at read time. */
   readonly reference?: ReferenceData<unknown>;
+  /**
+   * Fields of `summarizeState` that depend on the order of rows *within* a partition, and so on how
+   * rows are spread over partitions: the merged states of a replay over several partitions may differ
+   * there from one stream of the same rows (`driftline analyze`). Field → why, in a sentence
+   * (`driftline reconcile` prints it). Every other field must be the same however rows are spread.
+   */
+  readonly orderDependentFields?: Readonly<Record<string, string>>;
 }
 
 /**

@@ -76,8 +76,14 @@ export interface ObjectInfo {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
+/** There is no such object (S3's 404): what `head` throws for it, so callers can tell it from a fault. */
+export class ObjectNotFoundError extends Error {
+  override readonly name = 'ObjectNotFoundError';
+}
+
 /** Dataset objects (S3): read by replay, reconcile and the API's reference data. */
 export interface ObjectSource {
+  /** The object's size, ETag and metadata; throws ObjectNotFoundError when there is none. */
   head(bucket: string, key: string): Promise<ObjectInfo>;
   /** The object's bytes as stored (compressed if it is `.gz`). */
   read(bucket: string, key: string): Promise<AsyncIterable<Uint8Array>>;

@@ -23,8 +23,9 @@ import {
   MAX_ROLLUP_ITEMS_READ,
 } from './http-api/bounds.ts';
 import type { ItemStore, StoredItem } from './ports.ts';
+import { RECONCILE_PK, type ReconcileRecord, readReconcileRecord } from './reconcile-record.ts';
 import { type ReplayProgress, readProgress } from './replay.ts';
-import { encodeBatchCursor, rollupBucketStart, sortableMs } from './state-keys.ts';
+import { encodeBatchCursor, replayKey, rollupBucketStart, sortableMs } from './state-keys.ts';
 
 interface Accumulated {
   readonly run: string;
@@ -55,7 +56,7 @@ function accumulated(item: StoredItem, run: string): Accumulated | undefined {
 }
 
 /** The run of a state item's sort key `<run>#<topic>#<partition>` (runs may contain `#`). */
-function runOfStateSk(sk: string): string {
+export function runOfStateSk(sk: string): string {
   const parts = sk.split('#');
   return parts.slice(0, -2).join('#');
 }
@@ -65,7 +66,18 @@ export async function cumulativeSummary(
   analysis: AnyAnalysis,
   run: string | undefined,
 ): Promise<SummaryAnswer> {
-  const items = await store.query(`state#${analysis.id}`);
+  return summaryOfStateItems(analysis, await store.query(`state#${analysis.id}`), run);
+}
+
+/**
+ * The cumulative summary of an analysis' state items (pk `state#<analysis>`), of every run or one:
+ * partitions merged on read. What the API answers, and what reconcile compares.
+ */
+export function summaryOfStateItems(
+  analysis: AnyAnalysis,
+  items: readonly StoredItem[],
+  run: string | undefined,
+): SummaryAnswer {
   const states = items
     .map((item) => accumulated(item, runOfStateSk(item.sk)))
     .filter((state): state is Accumulated => state !== undefined && (run === undefined || state.run === run));
@@ -258,14 +270,28 @@ interface ReadReplays {
   readonly replays: readonly ReplayProgress[];
   /** False when there were more checkpoints than one answer reads. */
   readonly allRead: boolean;
+  /** The last reconcile result per object (sort key `<bucket>/<key>`, as the checkpoint's). */
+  readonly reconciled: ReadonlyMap<string, ReconcileRecord>;
 }
 
-/** At most MAX_REPLAY_ITEMS_READ checkpoints, in key order (nothing orders them by time). */
+/**
+ * At most MAX_REPLAY_ITEMS_READ checkpoints, in key order (nothing orders them by time), and as many
+ * reconcile records (one per object at most, keyed as the checkpoints are).
+ */
 async function readReplays(store: ItemStore): Promise<ReadReplays> {
-  const items = await store.query('replay', { limit: MAX_REPLAY_ITEMS_READ + 1 });
+  const [items, records] = await Promise.all([
+    store.query('replay', { limit: MAX_REPLAY_ITEMS_READ + 1 }),
+    store.query(RECONCILE_PK, { limit: MAX_REPLAY_ITEMS_READ }),
+  ]);
+  const reconciled = new Map<string, ReconcileRecord>();
+  for (const item of records) {
+    const record = readReconcileRecord(item);
+    if (record) reconciled.set(item.sk, record);
+  }
   return {
     replays: items.slice(0, MAX_REPLAY_ITEMS_READ).map(readProgress),
     allRead: items.length <= MAX_REPLAY_ITEMS_READ,
+    reconciled,
   };
 }
 
@@ -279,7 +305,7 @@ function replayList(read: ReadReplays, nowMs: number): ReplaysAnswer {
   const views = [...read.replays]
     .sort(byRelevance)
     .slice(0, MAX_REPLAYS_LISTED)
-    .map((replay) => replayView(replay, nowMs));
+    .map((replay) => replayView(replay, nowMs, read.reconciled.get(replayKey(replay.bucket, replay.key).sk)));
   const replays = views.slice(0, countWithin(views, MAX_REPLAYS_BYTES));
   return { replays, replaysTruncated: !read.allRead || replays.length < read.replays.length };
 }
@@ -418,7 +444,22 @@ export async function pipelineHealth(
   };
 }
 
-export function replayView(replay: ReplayProgress, nowMs: number): ReplayView {
+/** A reconcile record as the API shows it with its replay: only when it checked this very run. */
+function reconciledView(
+  replay: ReplayProgress,
+  record: ReconcileRecord | undefined,
+): ReplayView['reconciled'] {
+  if (record === undefined || record.run !== replay.run) return undefined;
+  return {
+    checkedAt: new Date(record.checkedAtMs).toISOString(),
+    equal: record.equal,
+    rows: record.rows,
+    quantities: record.quantities,
+    differences: record.differences,
+  };
+}
+
+export function replayView(replay: ReplayProgress, nowMs: number, record?: ReconcileRecord): ReplayView {
   const fraction =
     replay.objectBytes > 0
       ? Math.min(1, replay.bytesRead / replay.objectBytes)
@@ -427,7 +468,7 @@ export function replayView(replay: ReplayProgress, nowMs: number): ReplayView {
         : 0;
   const elapsedMs = (replay.finishedAtMs ?? replay.updatedAtMs) - replay.startedAtMs;
   const etaMs = replay.status === 'running' && fraction > 0 ? (elapsedMs / fraction) * (1 - fraction) : null;
-  return {
+  const view: ReplayView = {
     bucket: replay.bucket,
     key: replay.key,
     analysis: replay.analysis,
@@ -446,4 +487,6 @@ export function replayView(replay: ReplayProgress, nowMs: number): ReplayView {
     updatedAt: new Date(replay.updatedAtMs).toISOString(),
     stale: replay.status === 'running' && nowMs - replay.updatedAtMs > 120_000,
   };
+  const reconciled = reconciledView(replay, record);
+  return reconciled === undefined ? view : { ...view, reconciled };
 }

@@ -14,7 +14,8 @@
  *
  * The steps, one file each under replay/: checkpoint and lease (checkpoint.ts), per-object settings
  * (settings.ts), the partition packer, pacing, and the streaming run itself (replay-run.ts);
- * decompression is shared with offline analysis (decompression.ts).
+ * decompression is shared with offline analysis (decompression.ts). With metadata `order=event-time`
+ * the rows are sorted by event time before the run (event-time-replay.ts, event-time-order.ts).
  */
 import type { AnyAnalysis, JsonObject } from '../core/analysis.ts';
 import { ObjectFormatError } from '../core/analysis.ts';
@@ -26,7 +27,8 @@ import {
   type ReplayProgress,
   readProgress,
 } from './replay/checkpoint.ts';
-import { type ReplayOutcome, type ReplayPlan, ReplayRun } from './replay/replay-run.ts';
+import { eventTimeRefusal, sortedForReplay } from './replay/event-time-replay.ts';
+import { type ReplayOutcome, type ReplayPlan, ReplayRun, type RunContext } from './replay/replay-run.ts';
 import { type ReplayDefaults, replaySettings } from './replay/settings.ts';
 import { replayKey } from './state-keys.ts';
 
@@ -140,6 +142,7 @@ function startingProgress(
   const rowsPerRecord = resumed?.rowsPerRecord ?? settings.rowsPerRecord;
   const rate = resumed?.rate ?? settings.rate;
   const fixedPartition = resumed ? resumed.fixedPartition : settings.partition;
+  const order = resumed ? resumed.order : settings.order === 'event-time' ? 'event-time' : undefined;
   const sequences = resumed ? [...resumed.sequences] : new Array<number>(deps.partitions).fill(0);
   if (sequences.length !== deps.partitions) {
     throw new Error(
@@ -156,10 +159,12 @@ function startingProgress(
     rate,
     checkpointRows: resumed?.checkpointRows ?? checkpointRowsFor(rowsPerRecord, deps.partitions, rate),
     ...(fixedPartition === undefined ? {} : { fixedPartition }),
+    ...(order === undefined ? {} : { order }),
     rowsSent: resumed?.rowsSent ?? 0,
     recordsSent: resumed?.recordsSent ?? 0,
     sequences,
-    objectBytes: info.size,
+    // In event-time order the length of the sorted row stream (replay/event-time-replay.ts).
+    objectBytes: resumed?.objectBytes ?? info.size,
     bytesRead: resumed?.bytesRead ?? 0,
     startedAtMs: resumed?.startedAtMs ?? now,
     updatedAtMs: now,
@@ -186,6 +191,9 @@ function planReplay(
   }
   const settings = replaySettings(admitted.info.metadata, deps.defaults, deps.partitions);
   if ('error' in settings) return { refusal: settings.error, analysisId: analysis.id };
+  const order = admitted.resumed ? admitted.resumed.order : settings.order;
+  const orderRefusal = order === 'event-time' ? eventTimeRefusal(analysis) : undefined;
+  if (orderRefusal !== undefined) return { refusal: orderRefusal, analysisId: analysis.id };
   let framing: ReturnType<typeof analysis.replay.framerFor>;
   try {
     framing = analysis.replay.framerFor(key.replace(/\.gz$/i, ''));
@@ -229,7 +237,7 @@ export async function replayObject(request: ReplayRequest, deps: ReplayDependenc
     rate,
     fromRow: plan.skipRows,
   });
-  const replayRun = new ReplayRun(plan, writer, {
+  const context: RunContext = {
     publisher: deps.publisher,
     rawTopic: deps.rawTopic,
     partitions: deps.partitions,
@@ -240,6 +248,18 @@ export async function replayObject(request: ReplayRequest, deps: ReplayDependenc
     sleep: deps.sleep,
     log: deps.log,
     continueLater: () => deps.continueLater(request),
-  });
-  return replayRun.stream(await deps.source.read(bucket, key));
+  };
+  const raw = await deps.source.read(bucket, key);
+  // Event-time order (metadata order=event-time): the rows are sorted first, then streamed as usual.
+  if (plan.progress.order === 'event-time') {
+    const sorted = await sortedForReplay(plan, raw, {
+      writer,
+      now: deps.now,
+      remainingMs: deps.remainingMs,
+      log: deps.log,
+    });
+    if ('status' in sorted) return sorted;
+    return new ReplayRun(sorted.plan, writer, context).stream(sorted.bytes);
+  }
+  return new ReplayRun(plan, writer, context).stream(raw);
 }

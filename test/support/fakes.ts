@@ -8,16 +8,17 @@ import { createHash } from 'node:crypto';
 import type { Json } from '../../shared/core/analysis.ts';
 import { partitionForKey } from '../../shared/core/kafka-partitioner.ts';
 import { type BatchSlice, type SliceRecord, sliceOf } from '../../shared/pipeline/batch-slice.ts';
-import type {
-  BlobStore,
-  ItemKey,
-  ItemStore,
-  ObjectInfo,
-  ObjectSource,
-  OutgoingMessage,
-  Publisher,
-  StoredItem,
-  WriteCondition,
+import {
+  type BlobStore,
+  type ItemKey,
+  type ItemStore,
+  type ObjectInfo,
+  ObjectNotFoundError,
+  type ObjectSource,
+  type OutgoingMessage,
+  type Publisher,
+  type StoredItem,
+  type WriteCondition,
 } from '../../shared/pipeline/ports.ts';
 
 // --- clock -------------------------------------------------------------------------------------
@@ -385,6 +386,11 @@ export class InMemoryObjectSource implements ObjectSource {
       throw new RangeError('chunkSize must be a positive integer');
   }
 
+  /** Deletes an object (head and read then find no such key). */
+  delete(key: string): void {
+    this.objects.delete(key);
+  }
+
   /** Stores (or replaces) an object; without an etag, its MD5 as S3 computes one for a simple PUT. */
   put(key: string, bytes: Uint8Array, metadata: Readonly<Record<string, string>> = {}, etag?: string): void {
     this.objects.set(key, { bytes, metadata, etag: etag ?? createHash('md5').update(bytes).digest('hex') });
@@ -392,7 +398,7 @@ export class InMemoryObjectSource implements ObjectSource {
 
   private find(bucket: string, key: string): StoredObject {
     const object = this.objects.get(key);
-    if (!object) throw new Error(`NoSuchKey: ${bucket}/${key}`);
+    if (!object) throw new ObjectNotFoundError(`NoSuchKey: ${bucket}/${key}`);
     return object;
   }
 

@@ -38,4 +38,22 @@ export function pack(rows: readonly Uint8Array[], wireFormat: WireFormat): Uint8
   return packed;
 }
 
-export const dtReplay: ReplayCodec = { framerFor, partitionKey, pack };
+/**
+ * dt is never sorted for replay. Its event time is the orbit counter; a DAQ file holds it in
+ * increasing order up to a short local reordering (dt.md: rows are NOT strictly sorted), which the
+ * state absorbs: a partition keeps its last MAX_OPEN_ORBITS orbits open, and an orbit's figures do
+ * not depend on the order of its hits. So a file sorted by ORBIT_CNT gives the same figures as the
+ * file as it is (test/unit/pipeline/event-time-order.test.ts); late_hits counts any hit beyond that.
+ */
+export const DT_EVENT_TIME_REFUSAL =
+  "metadata order=event-time does not apply to dt: dt's event time is the orbit counter (ORBIT_CNT), " +
+  'which a DAQ file holds in increasing order up to a short local reordering that the dt state absorbs ' +
+  '(each partition keeps its last 256 orbits open; a hit beyond them counts as late_hits), so sorting ' +
+  'would change no figure; upload the file without order=event-time';
+
+export const dtReplay: ReplayCodec = {
+  framerFor,
+  partitionKey,
+  pack,
+  eventTimeOrder: { refusal: DT_EVENT_TIME_REFUSAL },
+};

@@ -58,6 +58,45 @@ const radioCodesReference: ReferenceData<RadioCodes> = {
   enrich: describeDispositions,
 };
 
+/**
+ * What depends on the order of rows within a partition, hence on how they are spread over partitions
+ * (reconcile compares a replay's merged partitions with one stream of the same rows, and says why).
+ * Everything else — rows read, dropped, duplicate and distinct, the counts per crime type and per
+ * disposition — is the same however the rows are spread: every copy of a call meets in one partition.
+ */
+const ORDER_DEPENDENT: Readonly<Record<string, string>> = {
+  rows_late:
+    'each partition keeps its own watermark (its own max event time − 5 min): a row is late against the ' +
+    'rows of its partition, not of the whole stream (in event-time order no row is late either way)',
+  rows_out_of_order: 'a row is compared with the row before it in its own partition, not in the whole stream',
+  windows:
+    'a window is final once the watermark of every partition has passed it: merged, a window still open in ' +
+    'one partition stays open, so `final` flags and the number of windows kept differ (rows per window ' +
+    'do not, as long as no row is late)',
+  notes: 'worded from rows_late and rows_out_of_order',
+};
+
+/** Bounded dedup evicts keys by each partition's watermark, so which rows are checked depends on it too. */
+const ORDER_DEPENDENT_BOUNDED: Readonly<Record<string, string>> = {
+  ...ORDER_DEPENDENT,
+  ...Object.fromEntries(
+    [
+      'rows_beyond_dedup_horizon',
+      'rows_duplicate',
+      'rows_distinct',
+      'crime_type_count',
+      'crime_types',
+      'dispositions',
+      'dedup',
+    ].map((field) => [
+      field,
+      'bounded dedup evicts keys older than its partition’s watermark − horizon, so which rows are checked ' +
+        'for duplicates depends on each partition’s watermark (in event-time order every duplicate is still ' +
+        'caught, and only the number of keys kept differs)',
+    ]),
+  ),
+};
+
 export function createSfAnalysis(options: SfOptions = {}): Analysis<SfState, SfBatch> {
   const config = sfConfig(options);
   const keepsTimes = config.dedup === 'bounded';
@@ -75,6 +114,7 @@ export function createSfAnalysis(options: SfOptions = {}): Analysis<SfState, SfB
     stateCodec: stateCodecFor(keepsTimes),
     batchCodec,
     reference: radioCodesReference,
+    orderDependentFields: keepsTimes ? ORDER_DEPENDENT_BOUNDED : ORDER_DEPENDENT,
   };
 }
 

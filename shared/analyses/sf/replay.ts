@@ -9,8 +9,12 @@
  * each partition sees the whole event-time range and its watermark tracks the global one closely.
  * A row whose triple cannot be read (not JSON, a field empty or not a string) gets no key: replay
  * spreads it by position and the aggregate side drops or rejects it.
+ *
+ * Event-time order (metadata `order=event-time`): rows sorted by call_date_time ascending, so that the
+ * real file (newest first) fills its windows instead of arriving behind the watermark.
  */
 import { ObjectFormatError, type ReplayCodec, type RowFramer, type WireFormat } from '../../core/analysis.ts';
+import { parseEventTime } from './event-time.ts';
 import { CALL_DATE_TIME, CRIME_TYPE, DISPOSITION } from './fields.ts';
 import { JsonArrayFramer } from './json-array-framer.ts';
 import { JsonLinesFramer } from './line-framer.ts';
@@ -86,4 +90,24 @@ export function pack(rows: readonly Uint8Array[], _wireFormat: WireFormat): Uint
   return packed;
 }
 
-export const sfReplay: ReplayCodec = { framerFor, partitionKey, pack };
+/**
+ * Event time for replay in event-time order (S3 metadata `order=event-time`): call_date_time read as
+ * the analysis reads it (event-time.ts), or undefined when the row has none that parses (it is then
+ * replayed first, and dropped or rejected downstream as in file order).
+ */
+export function eventTimeMs(row: Uint8Array, wireFormat: WireFormat): number | undefined {
+  if (wireFormat !== 'text') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(row));
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(parsed)) return undefined;
+  const callDateTime = parsed[CALL_DATE_TIME];
+  if (!nonEmptyString(callDateTime)) return undefined;
+  const ms = parseEventTime(callDateTime);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+export const sfReplay: ReplayCodec = { framerFor, partitionKey, pack, eventTimeOrder: { eventTimeMs } };

@@ -9,9 +9,11 @@
  *   /{id}/summary       every state item of the analysis (*)         one summary and the run names
  *   /{id}/buckets       2,001 rollup items                           1 MiB of buckets, or 1 bucket
  *   /{id}/batches       2 × limit (≤ 500) batch items (†)            1 MiB of batches, or 1 batch
- *   /replays            1,001 replay checkpoints                     100 replays in 256 KiB
+ *   /replays            1,001 replay checkpoints, 1,000 reconcile    100 replays in 256 KiB
+ *                       records (§)
  *   /health             201 batch items per analysis, 1,001 replay   fixed figures, reason counts,
- *                       checkpoints, the unrouted counters (‡)       100 replays in 256 KiB
+ *                       checkpoints, the unrouted counters (‡),      100 replays in 256 KiB
+ *                       1,000 reconcile records (§)
  *
  * A summary, bucket or batch is as large as its analysis makes it: dt ≈ 16 KB, sf at most ≈ 0.7 MB
  * (shared/analyses/sf/limits.ts); "or 1" is for one larger than the budget, answered alone (else a
@@ -22,6 +24,8 @@
  *     each for dt) has outgrown the function's timeout.
  * (†) Twice only when the re-read overlap behind the cursor fills a page (query.ts, batchesSince).
  * (‡) One per topic-partition: bounded by the deployment. Reason counts: one per rejection reason.
+ * (§) `driftline reconcile`'s last result per object (reconcile-record.ts), a few hundred bytes each,
+ *     keyed like the checkpoints: shown with its replay when it checked that replay's run.
  *
  * Buckets and batches are paged rather than refused with a 400: the bucket width is the
  * aggregate's setting (and may change between deployments) and a bucket's or batch's size is the

@@ -20,6 +20,11 @@ export interface ReplayProgress {
   readonly checkpointRows: number;
   /** Every row goes to this partition (metadata `partition`); otherwise by key. */
   readonly fixedPartition?: number;
+  /**
+   * Rows sorted by event time (metadata `order=event-time`); absent: file order. Kept here so that
+   * every invocation of a replay, and reconcile, reads the rows in the order its first one chose.
+   */
+  readonly order?: 'event-time';
   readonly rowsSent: number;
   readonly recordsSent: number;
   /** Next sequence number per partition. */
@@ -90,7 +95,7 @@ export function readProgress(item: StoredItem): ReplayProgress {
   const payload = item.payload;
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
     throw new Error('replay checkpoint is not an object');
-  const { message, finishedAtMs, fixedPartition, flushAtRow } = payload;
+  const { message, finishedAtMs, fixedPartition, flushAtRow, order } = payload;
   return {
     bucket: stringField(payload, 'bucket'),
     key: stringField(payload, 'key'),
@@ -103,6 +108,7 @@ export function readProgress(item: StoredItem): ReplayProgress {
     rate: numberField(payload, 'rate'),
     checkpointRows: numberField(payload, 'checkpointRows'),
     ...(typeof fixedPartition === 'number' ? { fixedPartition } : {}),
+    ...(order === 'event-time' ? { order } : {}),
     rowsSent: numberField(payload, 'rowsSent'),
     recordsSent: numberField(payload, 'recordsSent'),
     sequences: sequencesField(payload),

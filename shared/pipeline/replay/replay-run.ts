@@ -5,13 +5,13 @@
  */
 import type { AnyAnalysis, JsonObject, RowFramer, WireFormat } from '../../core/analysis.ts';
 import { ObjectFormatError } from '../../core/analysis.ts';
-import { partitionForKey } from '../../core/kafka-partitioner.ts';
 import { originHeaders } from '../../core/record-headers.ts';
 import { countingBytes, gunzipChunks } from '../decompression.ts';
 import type { Publisher } from '../ports.ts';
 import { type CheckpointWriter, leaseUntil, type ReplayProgress } from './checkpoint.ts';
 import { Pacer } from './pacing.ts';
 import { PartitionPacker } from './partition-packer.ts';
+import { rowPartition } from './row-partition.ts';
 
 export type ReplayStatus =
   | 'done'
@@ -195,14 +195,8 @@ export class ReplayRun {
     };
   }
 
-  /** Every row goes to the partition Kafka's default partitioner gives its key. */
   private partitionOf(rowKey: string | undefined): number {
-    const fixed = this.progress.fixedPartition;
-    if (fixed !== undefined) return fixed;
-    // A row without a readable key (to be rejected downstream) is spread by its position, which
-    // every invocation computes alike.
-    const { partitions } = this.context;
-    return rowKey === undefined ? (this.rowIndex - 1) % partitions : partitionForKey(rowKey, partitions);
+    return rowPartition(rowKey, this.rowIndex - 1, this.context.partitions, this.progress.fixedPartition);
   }
 
   private async sendRow(row: Uint8Array): Promise<ReplayStatus | undefined> {

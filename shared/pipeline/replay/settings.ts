@@ -10,12 +10,19 @@ export interface ReplaySettings {
   readonly rate: number;
   /** Every row goes to this partition; undefined: by the analysis' partition key. */
   readonly partition: number | undefined;
+  /** `event-time`: rows sorted by event time before they are sent (replay/event-time-order.ts). */
+  readonly order: ReplayOrder;
 }
 
+/** The order rows are replayed in: as in the object, or sorted by event time (metadata `order`). */
+export type ReplayOrder = 'file' | 'event-time';
+const ORDERS: readonly ReplayOrder[] = ['file', 'event-time'];
+
 /**
- * Per-object settings from S3 metadata, else the defaults: `rows-per-record`, `rate`, and
+ * Per-object settings from S3 metadata, else the defaults: `rows-per-record`, `rate`,
  * `partition`, which sends every row to that one partition of data_raw (for runs that must
- * reproduce a single-partition source, e.g. the sf job's batches of 200).
+ * reproduce a single-partition source, e.g. the sf job's batches of 200), and `order`
+ * (`file`, the default, or `event-time`).
  */
 export function replaySettings(
   metadata: Readonly<Record<string, string>>,
@@ -39,5 +46,10 @@ export function replaySettings(
       error: `metadata partition "${partitionText}" must be a partition number from 0 to ${partitions - 1}`,
     };
   }
-  return { rowsPerRecord, rate, partition };
+  const orderText = metadata.order?.trim().toLowerCase() ?? 'file';
+  const order = ORDERS.find((candidate) => candidate === orderText);
+  if (order === undefined) {
+    return { error: `metadata order "${metadata.order}" must be "file" or "event-time"` };
+  }
+  return { rowsPerRecord, rate, partition, order };
 }

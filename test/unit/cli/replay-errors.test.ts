@@ -56,6 +56,16 @@ describe('driftline replay refuses what it cannot replay, in one line', { timeou
     );
   });
 
+  it('--order event-time for dt is refused before anything is uploaded, saying why', async () => {
+    expectRefused(await replay([path('rows.csv'), '--order', 'event-time']), /--order event-time: .*dt/);
+  });
+
+  it('an --order other than file or event-time is refused', async () => {
+    const run = await replay([path('rows.csv'), '--order', 'sideways']);
+    expect(run.code, run.stderr).not.toBe(0);
+    expect(run.stderr).toMatch(/--order must be file or event-time/);
+  });
+
   it('a file it cannot read: missing, a folder, no permission', async () => {
     const [missing, folder, unreadable] = await Promise.all([
       replay([path('absent.csv')]),
