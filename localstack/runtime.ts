@@ -54,10 +54,15 @@ export interface RuntimeOptions {
   readonly wrapHandler?: (functionId: string, handler: LambdaHandler) => LambdaHandler;
   /**
    * Kafka triggers: `batchSize` overrides serverless.yml's (e.g. 200 to reproduce a source job's
-   * maxOffsetsPerTrigger); `paused` starts them only at `resumeTriggers()` (replay first, then
-   * consume what is already in the topic, as a job started later would).
+   * maxOffsetsPerTrigger), and so does `batchingWindowMs`; `paused` starts them only at
+   * `resumeTriggers()` (replay first, then consume what is already in the topic, as a job started
+   * later would).
    */
-  readonly kafkaTriggers?: { readonly batchSize?: number; readonly paused?: boolean };
+  readonly kafkaTriggers?: {
+    readonly batchSize?: number;
+    readonly batchingWindowMs?: number;
+    readonly paused?: boolean;
+  };
   /** Serves these static files at `/` (the built dashboard), when given. */
   readonly staticDir?: string;
   /** How often to look for abandoned replays (default replay-continuation.ts's; tests shorten it). */
@@ -194,6 +199,15 @@ async function stopParts(parts: {
   await parts.gateway.close();
 }
 
+/** The trigger's batching window in ms: the override, else serverless.yml's (in seconds), else AWS's default. */
+function batchingWindow(
+  overrideMs: number | undefined,
+  seconds: number | undefined,
+): { batchingWindowMs?: number } {
+  if (overrideMs !== undefined) return { batchingWindowMs: overrideMs };
+  return seconds === undefined ? {} : { batchingWindowMs: seconds * 1000 };
+}
+
 interface KafkaTriggers {
   /** Starts the triggers, once; `stats` and `stop` see those started so far. */
   resume(): Promise<void>;
@@ -222,9 +236,7 @@ function kafkaTriggers(deps: {
             topic: trigger.topic,
             groupId: `driftline-${stack.stage}-${definition.id}-${trigger.topic}`,
             batchSize: options.kafkaTriggers?.batchSize ?? trigger.batchSize,
-            ...(trigger.maximumBatchingWindow === undefined
-              ? {}
-              : { batchingWindowMs: trigger.maximumBatchingWindow * 1000 }),
+            ...batchingWindow(options.kafkaTriggers?.batchingWindowMs, trigger.maximumBatchingWindow),
             startingPosition: trigger.startingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
             eventSourceArn: `arn:aws:kafka:us-east-1:000000000000:cluster/driftline-local/${stack.stage}`,
             bootstrapServers: stack.endpoints.kafkaBrokers.join(','),
