@@ -235,8 +235,16 @@ function log4jProperties(logFile: string): string {
 }
 
 /** Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding. */
-function newClusterId(): string {
-  return randomBytes(16).toString('base64url');
+/**
+ * A KRaft cluster id: 16 random bytes, base64url. Never one that starts with '-': the storage tool's
+ * argument parser takes it for an option and refuses to format (1 start in 64 failed so, once in
+ * CI); Kafka's own Uuid.randomUuid draws again for the same reason.
+ */
+export function newClusterId(random: () => Buffer = () => randomBytes(16)): string {
+  for (;;) {
+    const id = random().toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 function javaArgs(

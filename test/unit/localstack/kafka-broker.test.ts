@@ -2,7 +2,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkJava, ensureKafkaJars } from '../../../localstack/kafka-broker.ts';
+import { checkJava, ensureKafkaJars, newClusterId } from '../../../localstack/kafka-broker.ts';
 
 // Stand-ins for `java` and `mvn` that print what the real ones print in each failure situation.
 const dirs: string[] = [];
@@ -16,6 +16,26 @@ async function fakeCommand(script: string): Promise<{ command: string; cacheDir:
 }
 afterEach(async () => {
   await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+// Regression test; the bug it caught was: a random cluster id that began with '-' (1 in 64) was
+// taken for an option by Kafka's storage tool ("argument --cluster-id/-t: expected one argument"),
+// and the stack did not start (seen once in CI). Fixed by: drawing again, as Kafka's Uuid does.
+describe('newClusterId', () => {
+  it("never starts with '-', even when the random bytes would give one", () => {
+    // Arrange: 0xf8 as the first byte encodes to '-' in base64url.
+    const draws = [Buffer.alloc(16, 0xf8), Buffer.alloc(16, 0xf8), Buffer.alloc(16, 0x01)];
+    let drawn = 0;
+
+    // Act
+    const id = newClusterId(() => draws[drawn++] ?? Buffer.alloc(16, 0x02));
+
+    // Assert
+    expect(Buffer.alloc(16, 0xf8).toString('base64url').startsWith('-')).toBe(true);
+    expect(id.startsWith('-')).toBe(false);
+    expect(drawn).toBe(3);
+    expect(id).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+  });
 });
 
 describe('checkJava', () => {
