@@ -28,6 +28,8 @@ import { continuedObject } from '../shared/pipeline/replay-event.ts';
 import { type AsyncInvoker, createAsyncInvoker } from './async-invoke.ts';
 import { importFunctions, localFunctionEnvironment } from './function-loader.ts';
 import { type HttpGateway, listenHttpGateway } from './http-gateway.ts';
+import type { KinesisTriggerStats } from './kinesis-trigger.ts';
+import { kinesisTriggers } from './kinesis-triggers.ts';
 import {
   createLambdaInvoker,
   type InvocationStats,
@@ -77,6 +79,7 @@ export interface RunningRuntime {
   readonly stats: () => {
     readonly functions: Record<string, InvocationStats>;
     readonly triggers: ReturnType<RunningMskTrigger['stats']>[];
+    readonly streamTriggers: KinesisTriggerStats[];
   };
   stop(): Promise<void>;
 }
@@ -125,7 +128,9 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
     { clientId: 'driftline-runtime', logLevel: 'error' },
   );
   const triggers = kafkaTriggers({ kafka, stack, functions, invoke, options });
-  if (!options.kafkaTriggers?.paused) await triggers.resume();
+  const streamTriggers = kinesisTriggers({ stack, functions, invoke, log });
+  const resumeTriggers = () => Promise.all([triggers.resume(), streamTriggers.resume()]).then(() => {});
+  if (!options.kafkaTriggers?.paused) await resumeTriggers();
 
   // S3-triggered functions, through the relayed notifications.
   const consumers = await startS3Triggers({
@@ -149,11 +154,18 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
 
   return {
     apiUrl: gateway.url,
-    resumeTriggers: triggers.resume,
-    stats: () => ({ functions: lambda.stats(), triggers: triggers.stats() }),
+    resumeTriggers,
+    stats: () => ({
+      functions: lambda.stats(),
+      triggers: triggers.stats(),
+      streamTriggers: streamTriggers.stats(),
+    }),
     async stop() {
       stopping = true;
-      await stopParts({ replayWatch, asyncInvoker, consumers, triggers, lambda, gateway, log });
+      await Promise.all([
+        stopParts({ replayWatch, asyncInvoker, consumers, triggers, lambda, gateway, log }),
+        streamTriggers.stop(),
+      ]);
     },
   };
 }

@@ -248,3 +248,85 @@ describe('serverless package --stage dev (offline, no AWS credentials)', () => {
     }
   });
 });
+
+describe('serverless package --stage localstack (offline): the Kinesis transport', () => {
+  let outDir = '';
+  let template: Template = { Parameters: {}, Conditions: {}, Resources: {}, Outputs: {} };
+  const resource = (logicalId: string): Resource => {
+    const found = template.Resources[logicalId];
+    if (!found) throw new Error(`no ${logicalId} in the template`);
+    return found;
+  };
+  const statementsOf = (role: string): Statement[] => {
+    const policies = resource(role).Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[];
+    return policies.flatMap((policy) => policy.PolicyDocument.Statement);
+  };
+
+  beforeAll(async () => {
+    outDir = await mkdtemp(join(tmpdir(), 'driftline-package-localstack-'));
+    template = await readTemplate(await packageStage('localstack', {}, outDir));
+  });
+  afterAll(async () => {
+    await rm(outDir, { recursive: true, force: true });
+  });
+
+  it('creates the three streams, one shard per data_raw partition, only where the transport is kinesis', () => {
+    expect(template.Parameters.Transport?.Default).toBe('kinesis');
+    expect(template.Conditions.UsesKinesis).toEqual({ 'Fn::Equals': [{ Ref: 'Transport' }, 'kinesis'] });
+    expect(resource('RawStream')).toMatchObject({
+      Type: 'AWS::Kinesis::Stream',
+      Condition: 'UsesKinesis',
+      Properties: { Name: 'data_raw', ShardCount: 10 },
+    });
+    expect(resource('CleanStream').Properties).toMatchObject({ Name: 'data_clean', ShardCount: 1 });
+    expect(resource('DeadStream').Properties).toMatchObject({ Name: 'data_dead', ShardCount: 1 });
+    expect(resource('FailedBatchesQueue')).toMatchObject({
+      Type: 'AWS::SQS::Queue',
+      Condition: 'UsesKinesis',
+    });
+  });
+
+  it('triggers aggregate from the raw stream with the batch, retry, bisect and failure settings; the MSK trigger is off', () => {
+    expect(resource('AggregateEventSourceMappingKinesisRawStream')).toMatchObject({
+      Condition: 'UsesKinesis',
+      Properties: {
+        EventSourceArn: { 'Fn::GetAtt': ['RawStream', 'Arn'] },
+        BatchSize: 1000,
+        MaximumBatchingWindowInSeconds: 1,
+        StartingPosition: 'TRIM_HORIZON',
+        ParallelizationFactor: 1,
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 10,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['FailedBatchesQueue', 'Arn'] } } },
+      },
+    });
+    expect(resource('AggregateEventSourceMappingMSKMskClusterArnDataraw').Condition).toBe('HasMskTrigger');
+    expect(template.Parameters.MskTrigger?.Default).toBe('false');
+  });
+
+  it('tells every function its transport and streams, and lets each role reach only its streams', () => {
+    const aggregate = resource('AggregateLambdaFunction').Properties.Environment;
+    expect(aggregate).toMatchObject({
+      Variables: {
+        DRIFTLINE_TRANSPORT: 'kinesis',
+        DRIFTLINE_RAW_STREAM: 'data_raw',
+        DRIFTLINE_CLEAN_STREAM: 'data_clean',
+        DRIFTLINE_DEAD_STREAM: 'data_dead',
+      },
+    });
+    const sids = (role: string) => statementsOf(role).map((statement) => statement.Sid);
+    expect(sids('ReplayRole')).toContain('KinesisProduceRaw');
+    expect(sids('AggregateRole')).toEqual(
+      expect.arrayContaining([
+        'KinesisTriggerReadsRaw',
+        'KinesisProduceSummariesAndRejects',
+        'KinesisFailedBatches',
+      ]),
+    );
+    const reads = statementsOf('AggregateRole').find(
+      (statement) => statement.Sid === 'KinesisTriggerReadsRaw',
+    );
+    expect(JSON.stringify(reads?.Resource)).toContain(':stream/data_raw');
+    expect(sids('ApiRole').some((sid) => sid?.startsWith('Kinesis'))).toBe(false);
+  });
+});

@@ -18,6 +18,7 @@ function loadedFunction(handler: LambdaHandler, fields: Partial<FunctionDefiniti
       environment: {},
       s3Triggers: [],
       mskTriggers: [],
+      kinesisTriggers: [],
       httpRoutes: [],
       ...fields,
     },
