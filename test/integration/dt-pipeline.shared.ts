@@ -76,210 +76,234 @@ async function getJson(url: string): Promise<unknown> {
   return response.json();
 }
 
-describe('the dt pipeline on the local stack', () => {
-  let workDir = '';
-  let runtime: RunningRuntime;
-  let test: TestRuntime;
-  let aggregateCalls = 0;
-  let injectedFailures = 0;
+/** The stage of each transport: `local-kinesis` is `local` with Kinesis streams for data_raw, data_clean, data_dead. */
+const STAGE_OF = { kafka: 'local', kinesis: 'local-kinesis' } as const;
 
-  beforeAll(async () => {
-    // Fail the 3rd aggregate invocation *after* it has written state and published its summary:
-    // the hardest retry, where everything must be recognised as already applied.
-    const wrapHandler = (functionId: string, handler: LambdaHandler): LambdaHandler =>
-      functionId !== 'aggregate'
-        ? handler
-        : async (event, context) => {
-            // Numbered before awaiting: invocations of different partitions run concurrently.
-            aggregateCalls += 1;
-            const call = aggregateCalls;
-            const result = await handler(event, context);
-            if (call === 3) {
-              injectedFailures += 1;
-              throw new Error('injected failure after a successful state write');
-            }
-            return result;
-          };
-    test = await startTestRuntime(stack, 'dt', { wrapHandler });
-    ({ runtime, workDir } = test);
-  });
+/**
+ * The body, run by one test file per transport (dt-pipeline.test.ts, dt-pipeline-kinesis.test.ts):
+ * handlers read their configuration once per process, so each transport needs a fresh module graph.
+ */
+export function describeDtPipeline(transport: keyof typeof STAGE_OF): void {
+  describe(`the dt pipeline on the local stack over ${transport}`, () => {
+    let workDir = '';
+    let runtime: RunningRuntime;
+    let test: TestRuntime;
+    let aggregateCalls = 0;
+    let injectedFailures = 0;
 
-  afterAll(async () => {
-    await test?.stop();
-  });
-
-  it('matches driftline analyze exactly, with a retried batch and a duplicated S3 event', async () => {
-    const file = join(workDir, 'telescope.csv');
-    await writeTelescopeCsv(file, ROWS, 20261121);
-    const key = `dt/it-${Date.now()}/telescope run.csv`;
-
-    const etag = await putObjectFromFile(clients.s3, { bucket: stack.datasetBucket, key, file });
-    const run = `${key}@${etag.slice(0, 12)}`;
-    // S3 delivers at least once: the same notification again, while the first replay runs.
-    const producer = clients.kafka.producer();
-    await producer.connect();
-    const duplicate = {
-      Records: [
-        {
-          eventVersion: '2.1',
-          eventSource: 'aws:s3',
-          awsRegion: 'us-east-1',
-          eventTime: new Date().toISOString(),
-          eventName: 'ObjectCreated:Put',
-          s3: {
-            s3SchemaVersion: '1.0',
-            bucket: { name: stack.datasetBucket },
-            object: { key: encodeNotificationKey(key), eTag: etag },
-          },
-        },
-      ],
-    };
-    await producer.send({
-      topic: stack.s3NotificationTopic,
-      messages: [{ key, value: JSON.stringify(duplicate) }],
-    });
-
-    const expected = await analyzeOffline(file);
-    const summaryUrl = `${runtime.apiUrl}/api/v1/analyses/dt/summary?run=${encodeURIComponent(run)}`;
-    // A slow CI machine may take several times longer than a laptop; a pipeline that stops moving
-    // for two minutes fails the test on any machine.
-    const summary = await pollWhileProgressing(
-      async () => {
-        const body = z
-          .object({ rows: z.number(), summary: z.record(z.string(), z.unknown()) })
-          .parse(await getJson(summaryUrl));
-        return { progress: body.rows, done: body.rows >= ROWS ? body : undefined };
-      },
-      {
-        stallMs: 120_000,
-        timeoutMs: 600_000,
-        intervalMs: 500,
-        what: `the state of ${run} to reach ${ROWS} rows`,
-        explain: test.explain,
-      },
-    );
-
-    // Once more after it finished: nothing may be sent again.
-    await producer.send({
-      topic: stack.s3NotificationTopic,
-      messages: [{ key, value: JSON.stringify(duplicate) }],
-    });
-    await producer.disconnect();
-    const replays = z
-      .object({ replays: z.array(z.object({ key: z.string(), status: z.string(), rowsSent: z.number() })) })
-      .parse(await getJson(`${runtime.apiUrl}/api/v1/replays`));
-    const ours = replays.replays.find((replay) => replay.key === key);
-    expect(ours).toMatchObject({ status: 'done', rowsSent: ROWS });
-
-    expect(injectedFailures).toBe(1);
-    expect(summary.rows).toBe(ROWS);
-    expect(summary.summary).toEqual(expected);
-    // Let the late duplicate notification be handled, then check nothing changed.
-    await pollUntil(async () => ((runtime.stats().functions.replay?.running ?? 1) === 0 ? true : undefined), {
-      timeoutMs: 30_000,
-      what: 'replay invocations to finish',
-    });
-    const after = z.object({ rows: z.number(), summary: z.unknown() }).parse(await getJson(summaryUrl));
-    expect(after.rows).toBe(ROWS);
-    expect(after.summary).toEqual(expected);
-  }, 900_000);
-
-  it('publishes one valid summary per batch to data_clean, the same id and body again after a retry', async () => {
-    const state = z
-      .object({ batches: z.number(), runs: z.array(z.string()) })
-      .parse(await getJson(`${runtime.apiUrl}/api/v1/analyses/dt/summary`));
-    const byId = new Map<string, string>();
-    let repeatedWithOtherBody = 0;
-    let messages = 0;
-    const consumer = clients.kafka.consumer({ groupId: `clean-${Date.now()}`, maxWaitTimeInMs: 200 });
-    await consumer.connect();
-    await consumer.subscribe({ topic: clients.config.topics.clean, fromBeginning: true });
-    const offsets = await clients.kafka.admin().fetchTopicOffsets(clients.config.topics.clean);
-    const end = Number(offsets[0]?.high ?? 0);
-    await new Promise<void>((resolveAll, rejectAll) => {
-      void consumer
-        .run({
-          eachMessage: async ({ message }) => {
-            messages += 1;
-            const text = message.value?.toString('utf8') ?? '';
-            const parsed = cleanMessage.safeParse(JSON.parse(text));
-            if (!parsed.success) rejectAll(new Error(`invalid data_clean message: ${parsed.error.message}`));
-            const id = parsed.data?.msg_ID ?? '';
-            const before = byId.get(id);
-            if (before !== undefined && before !== text) repeatedWithOtherBody += 1;
-            byId.set(id, text);
-            if (Number(message.offset) + 1 >= end) resolveAll();
-          },
-        })
-        .catch(rejectAll);
-    });
-    await consumer.disconnect();
-    expect(repeatedWithOtherBody).toBe(0);
-    expect(byId.size).toBe(state.batches);
-    // The injected failure made the trigger deliver one event again: its summaries were re-sent.
-    expect(messages).toBeGreaterThan(byId.size);
-  });
-
-  it('sends malformed rows to data_dead with a reason and counts them, without blocking the rest', async () => {
-    const file = join(workDir, 'with-bad-rows.csv');
-    const good = '2,0,5,3387315240,100,12\n2,1,70,3387315241,200,3.5\n';
-    const bad = ['2,0,5,notanumber,100,12', '2,0,5', '2,9,5,3387315240,100,12'];
-    await pipeline(
-      Readable.from([
-        `HEAD,FPGA,TDC_CHANNEL,ORBIT_CNT,BX_COUNTER,TDC_MEAS\n${good}${bad.join('\n')}\n${good}`,
-      ]),
-      createWriteStream(file),
-    );
-    const key = `dt/it-${Date.now()}/bad rows.csv`;
-    const etag = await putObjectFromFile(clients.s3, { bucket: stack.datasetBucket, key, file });
-    const run = `${key}@${etag.slice(0, 12)}`;
-
-    const summary = await pollUntil(
-      async () => {
-        const body = z
-          .object({
-            rows: z.number(),
-            rejectedRows: z.number(),
-            summary: z.object({ hit_count: z.number() }),
-          })
-          .parse(
-            await getJson(`${runtime.apiUrl}/api/v1/analyses/dt/summary?run=${encodeURIComponent(run)}`),
-          );
-        return body.rows >= 7 ? body : undefined;
-      },
-      {
-        timeoutMs: 60_000,
-        intervalMs: 300,
-        what: 'the rows with errors to be aggregated',
-        explain: test.explain,
-      },
-    );
-    expect(summary.rejectedRows).toBe(3);
-    expect(summary.summary.hit_count).toBe(4);
-
-    const dead: { reason: string; row: string; source: { topic: string } }[] = [];
-    const consumer = clients.kafka.consumer({ groupId: `dead-${Date.now()}`, maxWaitTimeInMs: 200 });
-    await consumer.connect();
-    await consumer.subscribe({ topic: clients.config.topics.dead, fromBeginning: true });
-    await new Promise<void>((resolveDead) => {
-      void consumer.run({
-        eachMessage: async ({ message }) => {
-          const letter = z
-            .object({
-              reason: z.string(),
-              detail: z.string(),
-              row: z.string(),
-              run: z.string().nullable(),
-              source: z.object({ topic: z.string(), partition: z.number(), offset: z.string() }),
-            })
-            .parse(JSON.parse(message.value?.toString('utf8') ?? '{}'));
-          if (letter.run === run) dead.push(letter);
-          if (dead.length === 3) resolveDead();
-        },
+    beforeAll(async () => {
+      // Fail the 3rd aggregate invocation *after* it has written state and published its summary:
+      // the hardest retry, where everything must be recognised as already applied.
+      const wrapHandler = (functionId: string, handler: LambdaHandler): LambdaHandler =>
+        functionId !== 'aggregate'
+          ? handler
+          : async (event, context) => {
+              // Numbered before awaiting: invocations of different partitions run concurrently.
+              aggregateCalls += 1;
+              const call = aggregateCalls;
+              const result = await handler(event, context);
+              if (call === 3) {
+                injectedFailures += 1;
+                throw new Error('injected failure after a successful state write');
+              }
+              return result;
+            };
+      test = await startTestRuntime({ ...stack, stage: STAGE_OF[transport] }, `dt-${transport}`, {
+        wrapHandler,
       });
+      ({ runtime, workDir } = test);
     });
-    await consumer.disconnect();
-    expect(dead.map((letter) => letter.row).sort()).toEqual([...bad].sort());
-    expect(dead.every((letter) => letter.source.topic === 'data_raw' && letter.reason.length > 0)).toBe(true);
+
+    afterAll(async () => {
+      await test?.stop();
+    });
+
+    it('matches driftline analyze exactly, with a retried batch and a duplicated S3 event', async () => {
+      const file = join(workDir, 'telescope.csv');
+      await writeTelescopeCsv(file, ROWS, 20261121);
+      const key = `dt/it-${Date.now()}/telescope run.csv`;
+
+      const etag = await putObjectFromFile(clients.s3, { bucket: stack.datasetBucket, key, file });
+      const run = `${key}@${etag.slice(0, 12)}`;
+      // S3 delivers at least once: the same notification again, while the first replay runs.
+      const producer = clients.kafka.producer();
+      await producer.connect();
+      const duplicate = {
+        Records: [
+          {
+            eventVersion: '2.1',
+            eventSource: 'aws:s3',
+            awsRegion: 'us-east-1',
+            eventTime: new Date().toISOString(),
+            eventName: 'ObjectCreated:Put',
+            s3: {
+              s3SchemaVersion: '1.0',
+              bucket: { name: stack.datasetBucket },
+              object: { key: encodeNotificationKey(key), eTag: etag },
+            },
+          },
+        ],
+      };
+      await producer.send({
+        topic: stack.s3NotificationTopic,
+        messages: [{ key, value: JSON.stringify(duplicate) }],
+      });
+
+      const expected = await analyzeOffline(file);
+      const summaryUrl = `${runtime.apiUrl}/api/v1/analyses/dt/summary?run=${encodeURIComponent(run)}`;
+      // A slow CI machine may take several times longer than a laptop; a pipeline that stops moving
+      // for two minutes fails the test on any machine.
+      const summary = await pollWhileProgressing(
+        async () => {
+          const body = z
+            .object({ rows: z.number(), summary: z.record(z.string(), z.unknown()) })
+            .parse(await getJson(summaryUrl));
+          return { progress: body.rows, done: body.rows >= ROWS ? body : undefined };
+        },
+        {
+          stallMs: 120_000,
+          timeoutMs: 600_000,
+          intervalMs: 500,
+          what: `the state of ${run} to reach ${ROWS} rows`,
+          explain: test.explain,
+        },
+      );
+
+      // Once more after it finished: nothing may be sent again.
+      await producer.send({
+        topic: stack.s3NotificationTopic,
+        messages: [{ key, value: JSON.stringify(duplicate) }],
+      });
+      await producer.disconnect();
+      const replays = z
+        .object({ replays: z.array(z.object({ key: z.string(), status: z.string(), rowsSent: z.number() })) })
+        .parse(await getJson(`${runtime.apiUrl}/api/v1/replays`));
+      const ours = replays.replays.find((replay) => replay.key === key);
+      expect(ours).toMatchObject({ status: 'done', rowsSent: ROWS });
+
+      expect(injectedFailures).toBe(1);
+      expect(summary.rows).toBe(ROWS);
+      expect(summary.summary).toEqual(expected);
+      // Let the late duplicate notification be handled, then check nothing changed.
+      await pollUntil(
+        async () => ((runtime.stats().functions.replay?.running ?? 1) === 0 ? true : undefined),
+        {
+          timeoutMs: 30_000,
+          what: 'replay invocations to finish',
+        },
+      );
+      const after = z.object({ rows: z.number(), summary: z.unknown() }).parse(await getJson(summaryUrl));
+      expect(after.rows).toBe(ROWS);
+      expect(after.summary).toEqual(expected);
+    }, 900_000);
+
+    // These two read data_clean and data_dead as Kafka topics; over Kinesis they are not written yet.
+    it.skipIf(transport === 'kinesis')(
+      'publishes one valid summary per batch to data_clean, the same id and body again after a retry',
+      async () => {
+        const state = z
+          .object({ batches: z.number(), runs: z.array(z.string()) })
+          .parse(await getJson(`${runtime.apiUrl}/api/v1/analyses/dt/summary`));
+        const byId = new Map<string, string>();
+        let repeatedWithOtherBody = 0;
+        let messages = 0;
+        const consumer = clients.kafka.consumer({ groupId: `clean-${Date.now()}`, maxWaitTimeInMs: 200 });
+        await consumer.connect();
+        await consumer.subscribe({ topic: clients.config.topics.clean, fromBeginning: true });
+        const offsets = await clients.kafka.admin().fetchTopicOffsets(clients.config.topics.clean);
+        const end = Number(offsets[0]?.high ?? 0);
+        await new Promise<void>((resolveAll, rejectAll) => {
+          void consumer
+            .run({
+              eachMessage: async ({ message }) => {
+                messages += 1;
+                const text = message.value?.toString('utf8') ?? '';
+                const parsed = cleanMessage.safeParse(JSON.parse(text));
+                if (!parsed.success)
+                  rejectAll(new Error(`invalid data_clean message: ${parsed.error.message}`));
+                const id = parsed.data?.msg_ID ?? '';
+                const before = byId.get(id);
+                if (before !== undefined && before !== text) repeatedWithOtherBody += 1;
+                byId.set(id, text);
+                if (Number(message.offset) + 1 >= end) resolveAll();
+              },
+            })
+            .catch(rejectAll);
+        });
+        await consumer.disconnect();
+        expect(repeatedWithOtherBody).toBe(0);
+        expect(byId.size).toBe(state.batches);
+        // The injected failure made the trigger deliver one event again: its summaries were re-sent.
+        expect(messages).toBeGreaterThan(byId.size);
+      },
+    );
+
+    it.skipIf(transport === 'kinesis')(
+      'sends malformed rows to data_dead with a reason and counts them, without blocking the rest',
+      async () => {
+        const file = join(workDir, 'with-bad-rows.csv');
+        const good = '2,0,5,3387315240,100,12\n2,1,70,3387315241,200,3.5\n';
+        const bad = ['2,0,5,notanumber,100,12', '2,0,5', '2,9,5,3387315240,100,12'];
+        await pipeline(
+          Readable.from([
+            `HEAD,FPGA,TDC_CHANNEL,ORBIT_CNT,BX_COUNTER,TDC_MEAS\n${good}${bad.join('\n')}\n${good}`,
+          ]),
+          createWriteStream(file),
+        );
+        const key = `dt/it-${Date.now()}/bad rows.csv`;
+        const etag = await putObjectFromFile(clients.s3, { bucket: stack.datasetBucket, key, file });
+        const run = `${key}@${etag.slice(0, 12)}`;
+
+        const summary = await pollUntil(
+          async () => {
+            const body = z
+              .object({
+                rows: z.number(),
+                rejectedRows: z.number(),
+                summary: z.object({ hit_count: z.number() }),
+              })
+              .parse(
+                await getJson(`${runtime.apiUrl}/api/v1/analyses/dt/summary?run=${encodeURIComponent(run)}`),
+              );
+            return body.rows >= 7 ? body : undefined;
+          },
+          {
+            timeoutMs: 60_000,
+            intervalMs: 300,
+            what: 'the rows with errors to be aggregated',
+            explain: test.explain,
+          },
+        );
+        expect(summary.rejectedRows).toBe(3);
+        expect(summary.summary.hit_count).toBe(4);
+
+        const dead: { reason: string; row: string; source: { topic: string } }[] = [];
+        const consumer = clients.kafka.consumer({ groupId: `dead-${Date.now()}`, maxWaitTimeInMs: 200 });
+        await consumer.connect();
+        await consumer.subscribe({ topic: clients.config.topics.dead, fromBeginning: true });
+        await new Promise<void>((resolveDead) => {
+          void consumer.run({
+            eachMessage: async ({ message }) => {
+              const letter = z
+                .object({
+                  reason: z.string(),
+                  detail: z.string(),
+                  row: z.string(),
+                  run: z.string().nullable(),
+                  source: z.object({ topic: z.string(), partition: z.number(), offset: z.string() }),
+                })
+                .parse(JSON.parse(message.value?.toString('utf8') ?? '{}'));
+              if (letter.run === run) dead.push(letter);
+              if (dead.length === 3) resolveDead();
+            },
+          });
+        });
+        await consumer.disconnect();
+        expect(dead.map((letter) => letter.row).sort()).toEqual([...bad].sort());
+        expect(dead.every((letter) => letter.source.topic === 'data_raw' && letter.reason.length > 0)).toBe(
+          true,
+        );
+      },
+    );
   });
-});
+}
