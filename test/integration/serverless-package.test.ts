@@ -68,7 +68,7 @@ describe('serverless package --stage dev (offline, no AWS credentials)', () => {
   });
 
   it('triggers aggregate from data_raw with the documented batch settings, its own consumer group and failure handling', () => {
-    const [mapping] = ofType('AWS::Lambda::EventSourceMapping');
+    const mapping = resource('AggregateEventSourceMappingMSKMskClusterArnDataraw');
     expect(mapping?.Properties).toMatchObject({
       EventSourceArn: { Ref: 'MskClusterArn' },
       Topics: ['data_raw'],
@@ -90,6 +90,9 @@ describe('serverless package --stage dev (offline, no AWS credentials)', () => {
     // Whole-event retries, not partial batch responses (serverless.yml says why).
     expect(mapping?.Properties).not.toHaveProperty('FunctionResponseTypes');
     expect(mapping?.Condition).toBe('HasMskTrigger');
+    // The Kinesis mapping is in every stage's template, created only where the transport is kinesis.
+    expect(resource('AggregateEventSourceMappingKinesisRawStream').Condition).toBe('UsesKinesis');
+    expect(template.Parameters.Transport?.Default).toBe('kafka');
     expect(template.Parameters.AggregateMinPollers?.Default).toBe(0);
     expect(JSON.stringify(mapping?.Properties.FunctionName)).toContain('AggregateLambdaFunction');
   });
