@@ -1,7 +1,6 @@
-/** replay λ: S3 ObjectCreated (or its own continuation) → the object's rows into data_raw. */
+/** replay λ: S3 ObjectCreated (or its own continuation) → the object's rows into data_raw (Kafka or Kinesis). */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { createKafka, createKafkaPublisher } from '../shared/adapters/kafka.ts';
 import { createLambdaClient, invokeAsync } from '../shared/adapters/lambda.ts';
 import { createS3Client, createS3ObjectSource } from '../shared/adapters/s3.ts';
 import { createStateStore, loggedWarnings } from '../shared/adapters/state-store.ts';
@@ -9,6 +8,7 @@ import { analysisForObjectKey } from '../shared/analyses/registry.ts';
 import { loadFunctionConfig } from '../shared/config.ts';
 import { type ReplayDependencies, type ReplayOutcome, replayObject } from '../shared/pipeline/replay.ts';
 import { continuationEvent, decodeReplayEvent } from '../shared/pipeline/replay-event.ts';
+import { transportOf } from './transport.ts';
 import { withLambdaContext } from './with-lambda-context.ts';
 
 /**
@@ -61,14 +61,15 @@ export function createReplayHandler({
 const config = loadFunctionConfig();
 const logger = new Logger({ serviceName: 'driftline-replay' });
 const lambda = createLambdaClient(config.aws);
+const transport = transportOf(config, 'driftline-replay');
 
 export const handler = createReplayHandler({
   logger,
   analysisForKey: analysisForObjectKey,
   source: createS3ObjectSource(createS3Client(config.aws)),
-  publisher: createKafkaPublisher(createKafka(config.kafka, { clientId: 'driftline-replay' })),
+  publisher: transport.publisher,
   store: createStateStore(config, loggedWarnings(logger)),
-  rawTopic: config.topics.raw,
+  rawTopic: transport.names.raw,
   partitions: config.rawTopicPartitions,
   defaults: config.replay,
   invokeContinuation: (functionName, event) => invokeAsync(lambda, functionName, event),

@@ -30,6 +30,8 @@ import { type AsyncInvoker, createAsyncInvoker } from './async-invoke.ts';
 import { localFunctionEnvironment } from './function-loader.ts';
 import { startFunctionSandboxes } from './function-sandbox.ts';
 import { type HttpGateway, listenHttpGateway } from './http-gateway.ts';
+import type { KinesisTriggerStats } from './kinesis-trigger.ts';
+import { kinesisTriggers } from './kinesis-triggers.ts';
 import {
   createLambdaInvoker,
   type InvocationStats,
@@ -82,6 +84,7 @@ export interface RunningRuntime {
   readonly stats: () => {
     readonly functions: Record<string, InvocationStats>;
     readonly triggers: ReturnType<RunningMskTrigger['stats']>[];
+    readonly streamTriggers: KinesisTriggerStats[];
     /** The pid of each function's sandbox process (function-sandbox.ts), while it runs. */
     readonly sandboxes: Record<string, number>;
   };
@@ -137,7 +140,9 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
     { clientId: 'driftline-runtime', logLevel: 'error' },
   );
   const triggers = kafkaTriggers({ kafka, stack, functions, invoke, options });
-  if (!options.kafkaTriggers?.paused) await triggers.resume();
+  const streamTriggers = kinesisTriggers({ stack, functions, invoke, log });
+  const resumeTriggers = () => Promise.all([triggers.resume(), streamTriggers.resume()]).then(() => {});
+  if (!options.kafkaTriggers?.paused) await resumeTriggers();
 
   // S3-triggered functions, through the relayed notifications.
   const consumers = await startS3Triggers({
@@ -161,12 +166,20 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
 
   return {
     apiUrl: gateway.url,
-    resumeTriggers: triggers.resume,
-    stats: () => ({ functions: lambda.stats(), triggers: triggers.stats(), sandboxes: sandboxes.pids() }),
+    resumeTriggers,
+    stats: () => ({
+      functions: lambda.stats(),
+      triggers: triggers.stats(),
+      streamTriggers: streamTriggers.stats(),
+      sandboxes: sandboxes.pids(),
+    }),
     async stop() {
       stopping = true;
       sandboxes.stopping();
-      await stopParts({ replayWatch, asyncInvoker, consumers, triggers, lambda, gateway, log });
+      await Promise.all([
+        stopParts({ replayWatch, asyncInvoker, consumers, triggers, lambda, gateway, log }),
+        streamTriggers.stop(),
+      ]);
       await sandboxes.close();
     },
   };

@@ -36,10 +36,28 @@ const mskEvent = z.object({
     enabled: z.boolean().default(true),
   }),
 });
+/** A `stream` event of type kinesis; its `arn` names a stream resource of the template (GetAtt). */
+const kinesisEvent = z.object({
+  stream: z.object({
+    type: z.literal('kinesis'),
+    arn: z.object({ 'Fn::GetAtt': z.tuple([z.string(), z.literal('Arn')]) }),
+    batchSize: z.coerce.number().int().min(1).max(10_000).default(100),
+    /** Seconds; AWS's default for Kinesis is 0 (deliver what a poll returns). */
+    batchWindow: z.coerce.number().min(0).max(300).optional(),
+    startingPosition: z.enum(['LATEST', 'TRIM_HORIZON', 'AT_TIMESTAMP']).default('TRIM_HORIZON'),
+    bisectBatchOnFunctionError: z.boolean().default(false),
+    maximumRetryAttempts: z.coerce.number().int().min(-1).max(10_000).default(-1),
+    enabled: z.boolean().default(true),
+  }),
+});
+const streamResource = z.object({
+  Type: z.literal('AWS::Kinesis::Stream'),
+  Properties: z.object({ Name: z.string() }),
+});
 const httpApiEvent = z.object({
   httpApi: z.object({ method: z.string(), path: z.string() }),
 });
-const anyEvent = z.union([s3Event, mskEvent, httpApiEvent, z.record(z.string(), z.unknown())]);
+const anyEvent = z.union([s3Event, mskEvent, kinesisEvent, httpApiEvent, z.record(z.string(), z.unknown())]);
 
 const functionSchema = z.object({
   handler: z.string().regex(/^[\w/.-]+\.\w+$/, 'expected path/file.export'),
@@ -82,6 +100,10 @@ const printedSchema = z.object({
 export type S3Trigger = z.infer<typeof s3Event>['s3'];
 export type MskTrigger = z.infer<typeof mskEvent>['msk'];
 export type HttpApiRoute = z.infer<typeof httpApiEvent>['httpApi'];
+/** A Kinesis trigger, its stream resolved to the stream's name. */
+export type KinesisTrigger = Omit<z.infer<typeof kinesisEvent>['stream'], 'arn' | 'type'> & {
+  readonly stream: string;
+};
 
 export interface FunctionDefinition {
   /** Key in serverless.yml (`replay`). */
@@ -97,7 +119,9 @@ export interface FunctionDefinition {
   /** provider.environment merged with the function's own, as Lambda sees it. */
   readonly environment: Readonly<Record<string, string>>;
   readonly s3Triggers: readonly S3Trigger[];
+  /** The stage's transport decides which of the two a function really has (DRIFTLINE_TRANSPORT). */
   readonly mskTriggers: readonly MskTrigger[];
+  readonly kinesisTriggers: readonly KinesisTrigger[];
   readonly httpRoutes: readonly HttpApiRoute[];
 }
 
@@ -120,11 +144,46 @@ export interface ServiceDefinition {
   readonly tables: readonly TableDefinition[];
 }
 
+/** The stream names of the template's AWS::Kinesis::Stream resources, by logical id. */
+function streamNames(resources: Readonly<Record<string, unknown>>): Map<string, string> {
+  return new Map(
+    Object.entries(resources).flatMap(([logicalId, resource]) => {
+      const parsed = streamResource.safeParse(resource);
+      return parsed.success ? [[logicalId, parsed.data.Properties.Name] as const] : [];
+    }),
+  );
+}
+
+/**
+ * A function's Kinesis triggers, on a kinesis stage only: the template creates the mapping under
+ * Condition UsesKinesis, and the MSK one is then off (and the other way round).
+ */
+function kinesisTriggersOf(
+  events: readonly unknown[],
+  transport: string | undefined,
+  streams: ReadonlyMap<string, string>,
+): KinesisTrigger[] {
+  if (transport !== 'kinesis') return [];
+  return events.flatMap((event) => {
+    const parsed = kinesisEvent.safeParse(event);
+    if (!parsed.success) return [];
+    const { arn, type: _type, ...settings } = parsed.data.stream;
+    const logicalId = arn['Fn::GetAtt'][0];
+    const stream = streams.get(logicalId);
+    if (stream === undefined)
+      throw new Error(`a stream event names ${logicalId}, which is no Kinesis stream`);
+    return [{ ...settings, stream }];
+  });
+}
+
 export function parseServiceDefinition(printed: unknown, stage: string): ServiceDefinition {
   const doc = printedSchema.parse(printed);
+  const streams = streamNames(doc.resources.Resources);
   const functions = Object.entries(doc.functions).map(([id, fn]): FunctionDefinition => {
     const lastDot = fn.handler.lastIndexOf('.');
     const events = fn.events;
+    const environment = { ...doc.provider.environment, ...fn.environment };
+    const transport = environment.DRIFTLINE_TRANSPORT;
     return {
       id,
       name: fn.name,
@@ -132,15 +191,19 @@ export function parseServiceDefinition(printed: unknown, stage: string): Service
       handlerExport: fn.handler.slice(lastDot + 1),
       timeoutSeconds: fn.timeout,
       memorySizeMb: fn.memorySize ?? doc.provider.memorySize,
-      environment: { ...doc.provider.environment, ...fn.environment },
+      environment,
       s3Triggers: events.flatMap((event) => {
         const parsed = s3Event.safeParse(event);
         return parsed.success ? [parsed.data.s3] : [];
       }),
-      mskTriggers: events.flatMap((event) => {
-        const parsed = mskEvent.safeParse(event);
-        return parsed.success ? [parsed.data.msk] : [];
-      }),
+      mskTriggers:
+        transport === 'kinesis'
+          ? []
+          : events.flatMap((event) => {
+              const parsed = mskEvent.safeParse(event);
+              return parsed.success ? [parsed.data.msk] : [];
+            }),
+      kinesisTriggers: kinesisTriggersOf(events, transport, streams),
       httpRoutes: events.flatMap((event) => {
         const parsed = httpApiEvent.safeParse(event);
         return parsed.success ? [parsed.data.httpApi] : [];

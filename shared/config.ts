@@ -64,6 +64,7 @@ const functionSchema = z.object({
   DRIFTLINE_TRANSPORT: z.enum(['kafka', 'kinesis']).default('kafka'),
   DRIFTLINE_RAW_STREAM: z.string().min(1).default('data_raw'),
   DRIFTLINE_CLEAN_STREAM: z.string().min(1).default('data_clean'),
+  DRIFTLINE_DEAD_STREAM: z.string().min(1).default('data_dead'),
   DRIFTLINE_REPLAY_ROWS_PER_RECORD: z.coerce.number().int().min(1).max(100_000).default(1),
   DRIFTLINE_REPLAY_RATE: z.coerce.number().min(0).default(1000),
   /** Width of the time-bucket rollups across partitions (the source job's 5 s trigger). */
@@ -98,7 +99,8 @@ export interface FunctionConfig {
     readonly region: string;
   };
   readonly transport: 'kafka' | 'kinesis';
-  readonly streams: { readonly raw: string; readonly clean: string };
+  /** The Kinesis streams of the same roles as the topics (DRIFTLINE_TRANSPORT=kinesis). */
+  readonly streams: { readonly raw: string; readonly clean: string; readonly dead: string };
   readonly replay: { readonly rowsPerRecord: number; readonly rate: number };
   readonly bucketSeconds: number;
   readonly batchTtlHours: number;
@@ -129,7 +131,11 @@ export function loadFunctionConfig(env: Environment = process.env): FunctionConf
     rawTopicPartitions: raw.DRIFTLINE_RAW_TOPIC_PARTITIONS,
     kafka: { brokers: raw.DRIFTLINE_KAFKA_BROKERS, auth: raw.DRIFTLINE_KAFKA_AUTH, region: raw.AWS_REGION },
     transport: raw.DRIFTLINE_TRANSPORT,
-    streams: { raw: raw.DRIFTLINE_RAW_STREAM, clean: raw.DRIFTLINE_CLEAN_STREAM },
+    streams: {
+      raw: raw.DRIFTLINE_RAW_STREAM,
+      clean: raw.DRIFTLINE_CLEAN_STREAM,
+      dead: raw.DRIFTLINE_DEAD_STREAM,
+    },
     replay: { rowsPerRecord: raw.DRIFTLINE_REPLAY_ROWS_PER_RECORD, rate: raw.DRIFTLINE_REPLAY_RATE },
     bucketSeconds: raw.DRIFTLINE_BUCKET_SECONDS,
     batchTtlHours: raw.DRIFTLINE_BATCH_TTL_HOURS,

@@ -19,11 +19,12 @@ import { generateDt } from '../../shared/analyses/dt/generator.ts';
 import { dtAnalysis } from '../../shared/analyses/dt/index.ts';
 import type { RecordInput } from '../../shared/core/analysis.ts';
 import { PROJECT_ROOT } from '../service-definition.ts';
+import { benchKinesis } from './bench-kinesis.ts';
 import { benchLatency } from './bench-latency.ts';
 import { benchSf } from './bench-sf.ts';
 import { BenchStack } from './bench-stack.ts';
 
-export const benchUsage = `Usage: driftline bench [--only core|e2e|latency|sf] [--quick]
+export const benchUsage = `Usage: driftline bench [--only core|e2e|latency|sf|kinesis] [--quick]
 
 Measures the dt core, end-to-end throughput on the local stack, and produce → data_clean latency.
 Prints the figures and writes bench-results/<timestamp>.json (and latest.json).
@@ -147,10 +148,10 @@ export async function benchCommand(args: string[]): Promise<number> {
     console.log(benchUsage);
     return 0;
   }
-  const parts = new Set(values.only ? [values.only] : ['core', 'e2e', 'latency', 'sf']);
+  const parts = new Set(values.only ? [values.only] : ['core', 'e2e', 'latency', 'sf', 'kinesis']);
   for (const part of parts) {
-    if (!['core', 'e2e', 'latency', 'sf'].includes(part)) {
-      console.error(`driftline bench: --only takes core, e2e, latency or sf, not "${part}"`);
+    if (!['core', 'e2e', 'latency', 'sf', 'kinesis'].includes(part)) {
+      console.error(`driftline bench: --only takes core, e2e, latency, sf or kinesis, not "${part}"`);
       return 2;
     }
   }
@@ -166,6 +167,8 @@ export async function benchCommand(args: string[]): Promise<number> {
   if (parts.has('core')) report.core = benchCore(values.quick ? 200_000 : 1_300_000, 5);
   if (parts.has('e2e') || parts.has('latency') || parts.has('sf'))
     report.pipeline = await benchPipeline({ quick: values.quick, parts });
+  // e2e over Kinesis (bench-kinesis.ts), in a process of its own.
+  if (parts.has('kinesis')) report.kinesis = await benchKinesis(values.quick);
   const dir = join(PROJECT_ROOT, 'bench-results');
   await mkdir(dir, { recursive: true });
   const text = `${JSON.stringify(report, null, 2)}\n`;

@@ -51,6 +51,8 @@ Options:
   --rows N              rows per file (default 1300000, the size of a real file)
   --rate R              rows/s per file; 0 = as fast as possible (default 1000, the real DAQ rate)
   --rows-per-record N   rows packed into one Kafka message (default 1, as the source system)
+  --transport T         kafka (default) or kinesis: data_raw, data_clean and data_dead as Kinesis
+                        streams on the local Kinesis emulator (the stage local-kinesis)
   --seed S              generator seed of the first file (default 1)
   --fresh               start from empty topics, bucket and tables (a stack started here)
   -h, --help            this text
@@ -70,14 +72,20 @@ const optionsSchema = z.object({
   rate: z.coerce.number({ error: '--rate must be a number' }).min(0, '--rate must be ≥ 0'),
   rowsPerRecord: count('rows-per-record', 1, 100_000),
   seed: z.coerce.number().int(),
+  transport: z.enum(['kafka', 'kinesis'], { error: '--transport must be kafka or kinesis' }),
 });
+
+/** The serverless.yml stage the runtime reads for each transport (same stack, same bucket). */
+const STAGE_OF_TRANSPORT = { kafka: undefined, kinesis: 'local-kinesis' } as const;
 
 class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
 /** The options, or 'help' after `--help`. */
-function parseDemoArgs(args: string[]): { plan: DemoPlan; fresh: boolean } | 'help' {
+function parseDemoArgs(
+  args: string[],
+): { plan: DemoPlan; fresh: boolean; transport: 'kafka' | 'kinesis' } | 'help' {
   const { values } = parseArgs({
     args,
     options: {
@@ -86,6 +94,7 @@ function parseDemoArgs(args: string[]): { plan: DemoPlan; fresh: boolean } | 'he
       rate: { type: 'string', default: '1000' },
       'rows-per-record': { type: 'string', default: '1' },
       seed: { type: 'string', default: '1' },
+      transport: { type: 'string', default: 'kafka' },
       fresh: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
@@ -97,9 +106,11 @@ function parseDemoArgs(args: string[]): { plan: DemoPlan; fresh: boolean } | 'he
     rate: values.rate,
     rowsPerRecord: values['rows-per-record'],
     seed: values.seed,
+    transport: values.transport,
   });
   if (!parsed.success) throw new UsageError(parsed.error.issues.map((issue) => issue.message).join('; '));
-  return { plan: parsed.data, fresh: values.fresh };
+  const { transport, ...plan } = parsed.data;
+  return { plan, fresh: values.fresh, transport };
 }
 
 /** The stack the demo runs on; `stop` is set only when the demo started it (and must stop it). */
@@ -287,14 +298,16 @@ export async function demoCommand(args: string[]): Promise<number> {
     console.log(demoUsage);
     return 0;
   }
-  const { plan, fresh } = parsed;
+  const { plan, fresh, transport } = parsed;
   const config = loadStackConfig();
   const dashboard = await ensureDashboard((text) => process.stderr.write(text));
   const stack = await useOrStartStack(config.dataDir, fresh);
   console.error(describeStack(stack.info));
 
+  const stage = STAGE_OF_TRANSPORT[transport];
   const runtime = await startPipelineRuntime({
-    stack: stack.info,
+    // Over Kinesis: the same stack, its functions and triggers read from the local-kinesis stage.
+    stack: stage ? { ...stack.info, stage } : stack.info,
     cacheDir: config.cacheDir,
     apiPort: config.ports.api,
     ...(dashboard.staticDir ? { staticDir: dashboard.staticDir } : {}),

@@ -20,6 +20,7 @@ const STAGES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   prod: TEST_AWS_PARAMS,
   local: {},
   localstack: {},
+  'local-kinesis': {},
 };
 
 async function run(command: string, args: readonly string[]): Promise<{ code: number; output: string }> {

@@ -68,7 +68,7 @@ describe('serverless package --stage dev (offline, no AWS credentials)', () => {
   });
 
   it('triggers aggregate from data_raw with the documented batch settings, its own consumer group and failure handling', () => {
-    const [mapping] = ofType('AWS::Lambda::EventSourceMapping');
+    const mapping = resource('AggregateEventSourceMappingMSKMskClusterArnDataraw');
     expect(mapping?.Properties).toMatchObject({
       EventSourceArn: { Ref: 'MskClusterArn' },
       Topics: ['data_raw'],
@@ -90,6 +90,9 @@ describe('serverless package --stage dev (offline, no AWS credentials)', () => {
     // Whole-event retries, not partial batch responses (serverless.yml says why).
     expect(mapping?.Properties).not.toHaveProperty('FunctionResponseTypes');
     expect(mapping?.Condition).toBe('HasMskTrigger');
+    // The Kinesis mapping is in every stage's template, created only where the transport is kinesis.
+    expect(resource('AggregateEventSourceMappingKinesisRawStream').Condition).toBe('UsesKinesis');
+    expect(template.Parameters.Transport?.Default).toBe('kafka');
     expect(template.Parameters.AggregateMinPollers?.Default).toBe(0);
     expect(JSON.stringify(mapping?.Properties.FunctionName)).toContain('AggregateLambdaFunction');
   });
@@ -246,5 +249,87 @@ describe('serverless package --stage dev (offline, no AWS credentials)', () => {
         },
       });
     }
+  });
+});
+
+describe('serverless package --stage localstack (offline): the Kinesis transport', () => {
+  let outDir = '';
+  let template: Template = { Parameters: {}, Conditions: {}, Resources: {}, Outputs: {} };
+  const resource = (logicalId: string): Resource => {
+    const found = template.Resources[logicalId];
+    if (!found) throw new Error(`no ${logicalId} in the template`);
+    return found;
+  };
+  const statementsOf = (role: string): Statement[] => {
+    const policies = resource(role).Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[];
+    return policies.flatMap((policy) => policy.PolicyDocument.Statement);
+  };
+
+  beforeAll(async () => {
+    outDir = await mkdtemp(join(tmpdir(), 'driftline-package-localstack-'));
+    template = await readTemplate(await packageStage('localstack', {}, outDir));
+  });
+  afterAll(async () => {
+    await rm(outDir, { recursive: true, force: true });
+  });
+
+  it('creates the three streams, one shard per data_raw partition, only where the transport is kinesis', () => {
+    expect(template.Parameters.Transport?.Default).toBe('kinesis');
+    expect(template.Conditions.UsesKinesis).toEqual({ 'Fn::Equals': [{ Ref: 'Transport' }, 'kinesis'] });
+    expect(resource('RawStream')).toMatchObject({
+      Type: 'AWS::Kinesis::Stream',
+      Condition: 'UsesKinesis',
+      Properties: { Name: 'data_raw', ShardCount: 10 },
+    });
+    expect(resource('CleanStream').Properties).toMatchObject({ Name: 'data_clean', ShardCount: 1 });
+    expect(resource('DeadStream').Properties).toMatchObject({ Name: 'data_dead', ShardCount: 1 });
+    expect(resource('FailedBatchesQueue')).toMatchObject({
+      Type: 'AWS::SQS::Queue',
+      Condition: 'UsesKinesis',
+    });
+  });
+
+  it('triggers aggregate from the raw stream with the batch, retry, bisect and failure settings; the MSK trigger is off', () => {
+    expect(resource('AggregateEventSourceMappingKinesisRawStream')).toMatchObject({
+      Condition: 'UsesKinesis',
+      Properties: {
+        EventSourceArn: { 'Fn::GetAtt': ['RawStream', 'Arn'] },
+        BatchSize: 1000,
+        MaximumBatchingWindowInSeconds: 1,
+        StartingPosition: 'TRIM_HORIZON',
+        ParallelizationFactor: 1,
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 10,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['FailedBatchesQueue', 'Arn'] } } },
+      },
+    });
+    expect(resource('AggregateEventSourceMappingMSKMskClusterArnDataraw').Condition).toBe('HasMskTrigger');
+    expect(template.Parameters.MskTrigger?.Default).toBe('false');
+  });
+
+  it('tells every function its transport and streams, and lets each role reach only its streams', () => {
+    const aggregate = resource('AggregateLambdaFunction').Properties.Environment;
+    expect(aggregate).toMatchObject({
+      Variables: {
+        DRIFTLINE_TRANSPORT: 'kinesis',
+        DRIFTLINE_RAW_STREAM: 'data_raw',
+        DRIFTLINE_CLEAN_STREAM: 'data_clean',
+        DRIFTLINE_DEAD_STREAM: 'data_dead',
+      },
+    });
+    const sids = (role: string) => statementsOf(role).map((statement) => statement.Sid);
+    expect(sids('ReplayRole')).toContain('KinesisProduceRaw');
+    expect(sids('AggregateRole')).toEqual(
+      expect.arrayContaining([
+        'KinesisTriggerReadsRaw',
+        'KinesisProduceSummariesAndRejects',
+        'KinesisFailedBatches',
+      ]),
+    );
+    const reads = statementsOf('AggregateRole').find(
+      (statement) => statement.Sid === 'KinesisTriggerReadsRaw',
+    );
+    expect(JSON.stringify(reads?.Resource)).toContain(':stream/data_raw');
+    expect(sids('ApiRole').some((sid) => sid?.startsWith('Kinesis'))).toBe(false);
   });
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createAggregateHandler } from '../../../functions/aggregate.ts';
 import { analysisById } from '../../../shared/analyses/registry.ts';
+import { decodeKinesisEvent } from '../../../shared/pipeline/kinesis-event.ts';
+import kinesisEvent from '../../fixtures/events/kinesis-data-raw.json' with { type: 'json' };
 import mskEvent from '../../fixtures/events/msk-data-raw.json' with { type: 'json' };
 import { FakeClock, InMemoryItemStore, RecordingPublisher } from '../../support/fakes.ts';
 import { CapturingLogger, fakeLambdaContext } from '../../support/lambda.ts';
@@ -10,7 +12,7 @@ const DEAD = 'data_dead';
 /** The run the fixture's partition-0 records carry in their driftline-run header. */
 const RUN = 'dt/my file=1.csv@0123abcd';
 
-function world() {
+function world(options: { readonly transport?: 'kafka' | 'kinesis' } = {}) {
   const clock = new FakeClock();
   const store = new InMemoryItemStore({ now: clock.now });
   const publisher = new RecordingPublisher({ now: clock.now });
@@ -24,6 +26,7 @@ function world() {
     bucketSeconds: 5,
     batchTtlSeconds: 86_400,
     now: clock.now,
+    ...(options.transport === 'kinesis' ? { decodeEvent: decodeKinesisEvent } : {}),
   });
   return { clock, store, publisher, logger, handler };
 }
@@ -139,5 +142,64 @@ describe('aggregate handler', () => {
     expect(logger.lines).toEqual([
       expect.objectContaining({ level: 'ERROR', function_request_id: 'misrouted-event' }),
     ]);
+  });
+});
+
+/** The fixture's shard-0 sequence numbers: 56 digits, neighbours that are equal as JavaScript numbers. */
+const FIRST_SEQUENCE = '49656558490523159068432168740935780459837648203477194242';
+const LAST_SEQUENCE = '49656558490523159068432168740935780459837648203477194250';
+
+describe('aggregate handler on the Kinesis transport', () => {
+  it('folds a Kinesis batch like the MSK one: same state, summary and dead letters, batch id from the sequence numbers', async () => {
+    // Arrange
+    const { handler, store, publisher } = world({ transport: 'kinesis' });
+
+    // Act
+    const outcomes = await handler(kinesisEvent, fakeLambdaContext({ requestId: 'kinesis-invocation-1' }));
+
+    // Assert
+    const batchId = `data_raw-0-${FIRST_SEQUENCE}-${LAST_SEQUENCE}`;
+    expect(outcomes).toEqual([
+      expect.objectContaining({ batchId, analysis: undefined, rejectedRows: 1 }),
+      expect.objectContaining({ batchId, analysis: 'dt', run: RUN, inputRows: 3, duplicate: false }),
+    ]);
+    expect(store.itemsOf('state#dt')).toEqual([
+      expect.objectContaining({
+        sk: `${RUN}#data_raw#0`,
+        payload: expect.objectContaining({ lastSequence: 8, rows: 3, batches: 1 }),
+      }),
+    ]);
+    expect(publisher.messages(CLEAN).map((message) => message.key)).toEqual([batchId]);
+    expect(jsonTexts(publisher, CLEAN)).toEqual([
+      expect.objectContaining({
+        analysis: 'dt',
+        partition: 0,
+        rows_read: 3,
+        hit_count: 2,
+        scintillator_hits: 1,
+      }),
+    ]);
+    expect(jsonTexts(publisher, DEAD)).toEqual([
+      expect.objectContaining({ reason: 'bad-origin', row: '0,1,0,3387315431,0,0' }),
+    ]);
+  });
+
+  it('changes nothing when the same shard batch is delivered again (bisected or retried)', async () => {
+    // Arrange
+    const { handler, store } = world({ transport: 'kinesis' });
+    await handler(kinesisEvent, fakeLambdaContext({ requestId: 'first-delivery' }));
+    const stateBefore = store.itemsOf('state#dt');
+
+    // Act
+    const outcomes = await handler(kinesisEvent, fakeLambdaContext({ requestId: 'redelivery' }));
+
+    // Assert
+    expect(outcomes.find((outcome) => outcome.analysis === 'dt')).toMatchObject({ duplicate: true });
+    expect(store.itemsOf('state#dt')).toEqual(stateBefore);
+  });
+
+  it('refuses an MSK event on a Kinesis stage', async () => {
+    const { handler } = world({ transport: 'kinesis' });
+    await expect(handler(mskEvent, fakeLambdaContext({ requestId: 'wrong-transport' }))).rejects.toThrow();
   });
 });

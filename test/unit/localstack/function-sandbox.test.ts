@@ -20,6 +20,7 @@ function fixture(handlerExport: string, fields: Partial<FunctionDefinition> = {}
     environment: {},
     s3Triggers: [],
     mskTriggers: [],
+    kinesisTriggers: [],
     httpRoutes: [],
     ...fields,
   };

@@ -19,6 +19,7 @@ function loadedFunction(handler: LambdaHandler, fields: Partial<FunctionDefiniti
       environment: {},
       s3Triggers: [],
       mskTriggers: [],
+      kinesisTriggers: [],
       httpRoutes: [],
       ...fields,
     },

@@ -23,6 +23,7 @@ function replayFunction(): Map<string, LoadedFunction> {
     environment: {},
     s3Triggers: [{ bucket: BUCKET, event: 's3:ObjectCreated:*', existing: true, rules: [] }],
     mskTriggers: [],
+    kinesisTriggers: [],
     httpRoutes: [],
   };
   return new Map([['replay', { definition, handler: async () => undefined }]]);
