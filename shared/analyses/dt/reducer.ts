@@ -95,9 +95,11 @@ import {
   rejection,
 } from './rejection.ts';
 import {
+  NOT_A_DAQ_LINE,
   PARSE_FIELD_COUNT,
   PARSE_NOT_A_NUMBER,
   PARSE_OK,
+  parseDaqLine,
   parseFailedField,
   parseFailure,
   parseTextRow,
@@ -231,44 +233,60 @@ class BatchReducer {
     let rowIndex = 0;
     let rowsInRecord = 0;
     while (lineStart <= length) {
-      let lineEnd = bytes.indexOf(LF, lineStart);
-      if (lineEnd < 0) lineEnd = length;
-      let rowEnd = lineEnd;
-      if (rowEnd > lineStart && bytes[rowEnd - 1] === CR) rowEnd--;
-      // Empty lines are not rows (the framer drops them too); rowIndex still counts them so it
-      // points at the right line of the record.
-      if (rowEnd > lineStart) {
+      // The DAQ's own rows are parsed and framed in one scan; anything else the general way.
+      let lineEnd = parseDaqLine(bytes, lineStart, length, values);
+      if (lineEnd !== NOT_A_DAQ_LINE) {
         rowsInRecord++;
         this.rowsRead++;
-        const code = parseTextRow(bytes, lineStart, rowEnd, values);
-        if (code !== PARSE_OK) {
-          this.rejectUnparsable(code, bytes, lineStart, rowEnd, record, rowIndex);
-        } else {
-          const head = values[0] ?? 0;
-          const fpga = values[1] ?? 0;
-          const channel = values[2] ?? 0;
-          const orbit = values[3] ?? 0;
-          const bx = values[4] ?? 0;
-          const tdc = values[5] ?? 0;
-          const check = rangeCheck(head, fpga, channel, orbit, bx, tdc);
-          if (check === ROW_VALID) {
-            this.accept(head, fpga, channel, orbit, bx, tdc);
-          } else {
-            const field = check - 1;
-            this.reject(
-              REJECTION_REASONS.outOfRange,
-              outOfRangeDetail(field, values[field] ?? Number.NaN),
-              quoteTextRow(bytes, lineStart, rowEnd),
-              record,
-              rowIndex,
-            );
-          }
+        this.checkRow(bytes, lineStart, rowEnd(bytes, lineStart, lineEnd), record, rowIndex);
+      } else {
+        lineEnd = bytes.indexOf(LF, lineStart);
+        if (lineEnd < 0) lineEnd = length;
+        const end = rowEnd(bytes, lineStart, lineEnd);
+        // Empty lines are not rows (the framer drops them too); rowIndex still counts them so it
+        // points at the right line of the record.
+        if (end > lineStart) {
+          rowsInRecord++;
+          this.rowsRead++;
+          const code = parseTextRow(bytes, lineStart, end, values);
+          if (code !== PARSE_OK) this.rejectUnparsable(code, bytes, lineStart, end, record, rowIndex);
+          else this.checkRow(bytes, lineStart, end, record, rowIndex);
         }
       }
       rowIndex++;
       lineStart = lineEnd + 1;
     }
     if (rowsInRecord === 0) this.rejectEmptyRecord(record, 'text');
+  }
+
+  /** A parsed text row (its values in `this.values`): accepted, or rejected as out of range. */
+  private checkRow(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    record: RecordInput,
+    rowIndex: number,
+  ): void {
+    const values = this.values;
+    const head = values[0] ?? 0;
+    const fpga = values[1] ?? 0;
+    const channel = values[2] ?? 0;
+    const orbit = values[3] ?? 0;
+    const bx = values[4] ?? 0;
+    const tdc = values[5] ?? 0;
+    const check = rangeCheck(head, fpga, channel, orbit, bx, tdc);
+    if (check === ROW_VALID) {
+      this.accept(head, fpga, channel, orbit, bx, tdc);
+      return;
+    }
+    const field = check - 1;
+    this.reject(
+      REJECTION_REASONS.outOfRange,
+      outOfRangeDetail(field, values[field] ?? Number.NaN),
+      quoteTextRow(bytes, start, end),
+      record,
+      rowIndex,
+    );
   }
 
   private readBinaryRecord(record: RecordInput): void {
@@ -749,6 +767,11 @@ class BatchReducer {
       }
     }
   }
+}
+
+/** The end of a row's content: its line end, less a CR just before it. */
+function rowEnd(bytes: Uint8Array, lineStart: number, lineEnd: number): number {
+  return lineEnd > lineStart && bytes[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
 }
 
 /** Index of `orbit` in the ascending `orbits`, or -1. */
