@@ -48,6 +48,8 @@ interface BufferedRecord<R> {
 interface PartitionLane<R> {
   readonly partition: number;
   buffer: BufferedRecord<R>[];
+  /** The sum of `bytes` over `buffer`, kept as records come and go (summing on every look is O(n²)). */
+  bufferedBytes: number;
   /** Just after the last record taken from Kafka: where fetching continues. Undefined: from the commit. */
   nextOffset: number | undefined;
   /** The first record not yet processed successfully. */
@@ -76,6 +78,7 @@ export class TriggerBuffer<R extends LogRecord> {
       lane = {
         partition,
         buffer: [],
+        bufferedBytes: 0,
         nextOffset: undefined,
         pendingOffset: undefined,
         committedOffset: undefined,
@@ -103,7 +106,9 @@ export class TriggerBuffer<R extends LogRecord> {
     for (const record of records) {
       if (lane.nextOffset !== undefined && record.offset < lane.nextOffset) continue;
       if (lane.buffer.length >= this.limits.batchSize) break;
-      lane.buffer.push({ record, arrivedAt: now, bytes: this.sizeOf(record) });
+      const bytes = this.sizeOf(record);
+      lane.buffer.push({ record, arrivedAt: now, bytes });
+      lane.bufferedBytes += bytes;
       lane.nextOffset = record.offset + 1;
       lane.pendingOffset ??= record.offset;
     }
@@ -127,7 +132,7 @@ export class TriggerBuffer<R extends LogRecord> {
     let oldest = Number.POSITIVE_INFINITY;
     for (const lane of candidates) {
       waiting += lane.buffer.length;
-      for (const buffered of lane.buffer) waitingBytes += buffered.bytes;
+      waitingBytes += lane.bufferedBytes;
       oldest = Math.min(oldest, lane.buffer[0]?.arrivedAt ?? oldest);
     }
     const windowEnd = oldest + this.limits.batchingWindowMs;
@@ -149,6 +154,7 @@ export class TriggerBuffer<R extends LogRecord> {
     let cutBySize = false;
     for (const lane of candidates) {
       let taken = 0;
+      let takenBytes = 0;
       for (const buffered of lane.buffer) {
         if (count >= this.limits.batchSize) break;
         // The first record always goes, even alone over the limit (AWS would fail it; we deliver it).
@@ -157,6 +163,7 @@ export class TriggerBuffer<R extends LogRecord> {
           break;
         }
         bytes += buffered.bytes;
+        takenBytes += buffered.bytes;
         count++;
         taken++;
       }
@@ -166,6 +173,7 @@ export class TriggerBuffer<R extends LogRecord> {
           records: lane.buffer.slice(0, taken).map((buffered) => buffered.record),
         });
         lane.buffer = lane.buffer.slice(taken);
+        lane.bufferedBytes -= takenBytes;
         lane.inFlight = true;
       }
       if (cutBySize || count >= this.limits.batchSize) break;
@@ -210,6 +218,7 @@ export class TriggerBuffer<R extends LogRecord> {
           positions.push({ partition: lane.partition, offset: lane.nextOffset });
       } else {
         lane.buffer = [];
+        lane.bufferedBytes = 0;
         lane.nextOffset = undefined;
         lane.pendingOffset = undefined;
       }
@@ -218,7 +227,10 @@ export class TriggerBuffer<R extends LogRecord> {
   }
 
   clear(): void {
-    for (const lane of this.lanes.values()) lane.buffer = [];
+    for (const lane of this.lanes.values()) {
+      lane.buffer = [];
+      lane.bufferedBytes = 0;
+    }
   }
 
   partitionStats(paused: ReadonlySet<number>): PartitionStats[] {
