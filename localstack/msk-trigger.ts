@@ -27,6 +27,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka } from '../shared/adapters/kafka.ts';
 import {
+  copyOfMskEvent,
   MskRecordBuffer,
   type MskTriggerEvent,
   type MskTriggerRecord,
@@ -315,7 +316,7 @@ class MskTriggerRun {
     const { counters } = this;
     const outcome = await retryUntilSuccess({
       // A copy per attempt: a handler that edits its event must not change what a retry sees.
-      attempt: () => this.options.invoke(structuredClone(event)),
+      attempt: () => this.options.invoke(copyOfMskEvent(event)),
       initialDelayMs: this.settings.retryInitialDelayMs,
       maxDelayMs: this.settings.retryMaxDelayMs,
       sleep: (ms, signal) => sleep(ms, undefined, { signal }),
