@@ -50,6 +50,16 @@ function timestampTypeOf(message: KafkaMessage): MSKRecord['timestampType'] {
   return 'CREATE_TIME';
 }
 
+/** A header value's bytes as the plain number array AWS's JSON holds (a loop: spreading is ~10× slower). */
+function byteArrayOf(value: Buffer | string | null | undefined): number[] {
+  // kafkajs decodes a null header value as null, although its type does not say so.
+  if (value === undefined || value === null) return [];
+  const bytes = typeof value === 'string' ? Buffer.from(value) : value;
+  const array = new Array<number>(bytes.length);
+  for (let index = 0; index < bytes.length; index++) array[index] = bytes[index] ?? 0;
+  return array;
+}
+
 /**
  * AWS gives one `{ name: bytes }` object per header, in record order. kafkajs merges repeated
  * names into an array under the first occurrence, so repeated headers come out next to each other:
@@ -58,15 +68,14 @@ function timestampTypeOf(message: KafkaMessage): MSKRecord['timestampType'] {
  */
 function headersOf(message: KafkaMessage): Record<string, number[]>[] {
   const headers: Record<string, number[]>[] = [];
-  for (const [name, raw] of Object.entries(message.headers ?? {})) {
-    const values = Array.isArray(raw) ? raw : [raw];
-    for (const value of values) {
-      // kafkajs decodes a null header value as null, although its type does not say so.
-      const bytes =
-        value === undefined || value === null
-          ? []
-          : [...(typeof value === 'string' ? Buffer.from(value) : value)];
-      headers.push({ [name]: bytes });
+  const raw = message.headers;
+  if (raw === undefined) return headers;
+  for (const name in raw) {
+    const value = raw[name];
+    if (Array.isArray(value)) {
+      for (const each of value) headers.push({ [name]: byteArrayOf(each) });
+    } else {
+      headers.push({ [name]: byteArrayOf(value) });
     }
   }
   return headers;
@@ -74,15 +83,27 @@ function headersOf(message: KafkaMessage): Record<string, number[]>[] {
 
 /** A kafkajs message in the shape the MSK trigger delivers (offsets and timestamps as numbers). */
 export function toMskRecord(topic: string, partition: number, message: KafkaMessage): MskTriggerRecord {
+  const { key, value } = message;
+  const offset = Number(message.offset);
+  const timestamp = Number(message.timestamp);
+  const timestampType = timestampTypeOf(message);
+  const headers = headersOf(message);
+  // The usual record as one literal, in AWS's field order; conditional spreads build a temporary
+  // object per field per record, which cost more than the rest of the conversion.
+  if (key !== null && value !== null) {
+    const keyText = key.toString('base64');
+    const valueText = value.toString('base64');
+    return { topic, partition, offset, timestamp, timestampType, key: keyText, value: valueText, headers };
+  }
   return {
     topic,
     partition,
-    offset: Number(message.offset),
-    timestamp: Number(message.timestamp),
-    timestampType: timestampTypeOf(message),
-    ...(message.key === null ? {} : { key: message.key.toString('base64') }),
-    ...(message.value === null ? {} : { value: message.value.toString('base64') }),
-    headers: headersOf(message),
+    offset,
+    timestamp,
+    timestampType,
+    ...(key === null ? {} : { key: key.toString('base64') }),
+    ...(value === null ? {} : { value: value.toString('base64') }),
+    headers,
   };
 }
 
@@ -114,4 +135,29 @@ export function mskEventOf(batch: TakenBatch<MskTriggerRecord>, source: MskEvent
     bootstrapServers: source.bootstrapServers,
     records,
   };
+}
+
+/** A fresh copy of a header list: new objects and byte arrays (the strings are immutable anyway). */
+function copyOfHeaders(headers: readonly Record<string, number[]>[]): Record<string, number[]>[] {
+  const copy = new Array<Record<string, number[]>>(headers.length);
+  for (let index = 0; index < headers.length; index++) {
+    const header = headers[index] ?? {};
+    const copied: Record<string, number[]> = {};
+    for (const name in header) copied[name] = (header[name] ?? []).slice();
+    copy[index] = copied;
+  }
+  return copy;
+}
+
+/**
+ * A deep copy of an event, so that a handler that edits its event cannot change what a retry
+ * sees. Written for this one shape: `structuredClone` of a 10,000-record event costs ~10 µs per
+ * record, this ~1.
+ */
+export function copyOfMskEvent(event: MskTriggerEvent): MskTriggerEvent {
+  const records: Record<string, MskTriggerRecord[]> = {};
+  for (const [name, list] of Object.entries(event.records)) {
+    records[name] = list.map((record) => ({ ...record, headers: copyOfHeaders(record.headers) }));
+  }
+  return { ...event, records };
 }

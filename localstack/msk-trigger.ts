@@ -27,6 +27,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka } from '../shared/adapters/kafka.ts';
 import {
+  copyOfMskEvent,
   MskRecordBuffer,
   type MskTriggerEvent,
   type MskTriggerRecord,
@@ -278,18 +279,29 @@ class MskTriggerRun {
   private async intake({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
     // A stale batch was fetched before a seek: the records after the seek position come next.
     if (this.stopping.signal.aborted || isStale()) return;
-    const records = batch.messages.map((message) => toMskRecord(this.topic, batch.partition, message));
-    const { resumeFrom, full } = this.buffer.accept(
-      batch.partition,
-      records,
-      Date.now(),
-      Number(batch.highWatermark),
-    );
+    const { resumeFrom, full } = this.acceptFetched(batch);
     // Moves only kafkajs's fetch position (autoCommit is off): records past the buffer's limit are
     // fetched again after the partition is resumed.
     if (resumeFrom !== undefined) resolveOffset(String(resumeFrom - 1));
     if (full) this.pausePartition(batch.partition);
     this.wakeup.notify();
+  }
+
+  /**
+   * Converts and buffers a fetch's records one by one until the partition's buffer is full: what is
+   * left is fetched again after `resume`, so converting it now (base64 of every value) would be
+   * work thrown away, ~30 µs per 1000-row record.
+   */
+  private acceptFetched(batch: EachBatchPayload['batch']): { resumeFrom: number | undefined; full: boolean } {
+    const now = Date.now();
+    const highWatermark = Number(batch.highWatermark);
+    let accepted = this.buffer.accept(batch.partition, [], now, highWatermark);
+    for (const message of batch.messages) {
+      if (accepted.full) break;
+      const record = toMskRecord(this.topic, batch.partition, message);
+      accepted = this.buffer.accept(batch.partition, [record], now);
+    }
+    return accepted;
   }
 
   private async commit(batch: MskBatch): Promise<boolean> {
@@ -315,7 +327,7 @@ class MskTriggerRun {
     const { counters } = this;
     const outcome = await retryUntilSuccess({
       // A copy per attempt: a handler that edits its event must not change what a retry sees.
-      attempt: () => this.options.invoke(structuredClone(event)),
+      attempt: () => this.options.invoke(copyOfMskEvent(event)),
       initialDelayMs: this.settings.retryInitialDelayMs,
       maxDelayMs: this.settings.retryMaxDelayMs,
       sleep: (ms, signal) => sleep(ms, undefined, { signal }),

@@ -48,6 +48,8 @@ interface BufferedRecord<R> {
 interface PartitionLane<R> {
   readonly partition: number;
   buffer: BufferedRecord<R>[];
+  /** The sum of `bytes` over `buffer`, kept as records come and go (summing on every look is O(n²)). */
+  bufferedBytes: number;
   /** Just after the last record taken from Kafka: where fetching continues. Undefined: from the commit. */
   nextOffset: number | undefined;
   /** The first record not yet processed successfully. */
@@ -76,6 +78,7 @@ export class TriggerBuffer<R extends LogRecord> {
       lane = {
         partition,
         buffer: [],
+        bufferedBytes: 0,
         nextOffset: undefined,
         pendingOffset: undefined,
         committedOffset: undefined,
@@ -89,7 +92,9 @@ export class TriggerBuffer<R extends LogRecord> {
 
   /**
    * Takes fetched records of one partition, in offset order: skips those already taken (a fetch
-   * after a rebalance may overlap), stops at `batchSize` buffered records. Returns where fetching
+   * after a rebalance may overlap), stops when the partition's buffer is full: `batchSize` records,
+   * or a whole event's payload (`maxPayloadBytes`; no event could take more of one partition, so
+   * buffering more only costs memory: ~100,000 records of 1-2 KB sf calls). Returns where fetching
    * must continue and whether the partition's buffer is full (then it should be paused).
    */
   accept(
@@ -102,8 +107,10 @@ export class TriggerBuffer<R extends LogRecord> {
     if (highWatermark !== undefined) lane.highWatermark = highWatermark;
     for (const record of records) {
       if (lane.nextOffset !== undefined && record.offset < lane.nextOffset) continue;
-      if (lane.buffer.length >= this.limits.batchSize) break;
-      lane.buffer.push({ record, arrivedAt: now, bytes: this.sizeOf(record) });
+      if (this.laneIsFull(lane)) break;
+      const bytes = this.sizeOf(record);
+      lane.buffer.push({ record, arrivedAt: now, bytes });
+      lane.bufferedBytes += bytes;
       lane.nextOffset = record.offset + 1;
       lane.pendingOffset ??= record.offset;
     }
@@ -111,7 +118,12 @@ export class TriggerBuffer<R extends LogRecord> {
   }
 
   isFull(partition: number): boolean {
-    return (this.lanes.get(partition)?.buffer.length ?? 0) >= this.limits.batchSize;
+    const lane = this.lanes.get(partition);
+    return lane !== undefined && this.laneIsFull(lane);
+  }
+
+  private laneIsFull(lane: PartitionLane<R>): boolean {
+    return lane.buffer.length >= this.limits.batchSize || lane.bufferedBytes >= this.limits.maxPayloadBytes;
   }
 
   /**
@@ -127,7 +139,7 @@ export class TriggerBuffer<R extends LogRecord> {
     let oldest = Number.POSITIVE_INFINITY;
     for (const lane of candidates) {
       waiting += lane.buffer.length;
-      for (const buffered of lane.buffer) waitingBytes += buffered.bytes;
+      waitingBytes += lane.bufferedBytes;
       oldest = Math.min(oldest, lane.buffer[0]?.arrivedAt ?? oldest);
     }
     const windowEnd = oldest + this.limits.batchingWindowMs;
@@ -149,6 +161,7 @@ export class TriggerBuffer<R extends LogRecord> {
     let cutBySize = false;
     for (const lane of candidates) {
       let taken = 0;
+      let takenBytes = 0;
       for (const buffered of lane.buffer) {
         if (count >= this.limits.batchSize) break;
         // The first record always goes, even alone over the limit (AWS would fail it; we deliver it).
@@ -157,6 +170,7 @@ export class TriggerBuffer<R extends LogRecord> {
           break;
         }
         bytes += buffered.bytes;
+        takenBytes += buffered.bytes;
         count++;
         taken++;
       }
@@ -166,6 +180,7 @@ export class TriggerBuffer<R extends LogRecord> {
           records: lane.buffer.slice(0, taken).map((buffered) => buffered.record),
         });
         lane.buffer = lane.buffer.slice(taken);
+        lane.bufferedBytes -= takenBytes;
         lane.inFlight = true;
       }
       if (cutBySize || count >= this.limits.batchSize) break;
@@ -210,6 +225,7 @@ export class TriggerBuffer<R extends LogRecord> {
           positions.push({ partition: lane.partition, offset: lane.nextOffset });
       } else {
         lane.buffer = [];
+        lane.bufferedBytes = 0;
         lane.nextOffset = undefined;
         lane.pendingOffset = undefined;
       }
@@ -218,7 +234,10 @@ export class TriggerBuffer<R extends LogRecord> {
   }
 
   clear(): void {
-    for (const lane of this.lanes.values()) lane.buffer = [];
+    for (const lane of this.lanes.values()) {
+      lane.buffer = [];
+      lane.bufferedBytes = 0;
+    }
   }
 
   partitionStats(paused: ReadonlySet<number>): PartitionStats[] {

@@ -92,6 +92,36 @@ export function createKafka(
   return new Kafka(config);
 }
 
+/** Header names whose last value is remembered; more distinct names than this start afresh. */
+const MAX_REMEMBERED_HEADER_NAMES = 64;
+
+/**
+ * Header values as bytes, reusing the bytes of a value equal to the last one sent under the same
+ * name. Replay's headers repeat (analysis, run, format) but for the sequence number, and kafkajs
+ * encodes a string header through a fresh Buffer per message: ~0.5 µs each, a sixth of its whole
+ * encoding of a one-row record. kafkajs only reads the bytes, so sharing them is safe.
+ */
+export class HeaderBytes {
+  private readonly last = new Map<string, { readonly text: string; readonly bytes: Buffer }>();
+
+  of(headers: Readonly<Record<string, string>>): Record<string, Buffer> {
+    const encoded: Record<string, Buffer> = {};
+    for (const name in headers) {
+      const text = headers[name] ?? '';
+      const remembered = this.last.get(name);
+      if (remembered?.text === text) {
+        encoded[name] = remembered.bytes;
+        continue;
+      }
+      const bytes = Buffer.from(text);
+      if (!remembered && this.last.size >= MAX_REMEMBERED_HEADER_NAMES) this.last.clear();
+      this.last.set(name, { text, bytes });
+      encoded[name] = bytes;
+    }
+    return encoded;
+  }
+}
+
 /**
  * A Publisher on a kafkajs producer. The producer is idempotent with acks=all, so a retried send
  * does not duplicate a message within the producer's session. Connects lazily, once.
@@ -102,6 +132,7 @@ export function createKafkaPublisher(kafka: Kafka): Publisher & { disconnect(): 
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
   });
+  const headerBytes = new HeaderBytes();
   let connecting: Promise<void> | undefined;
   return {
     async publish(topic, messages) {
@@ -120,7 +151,7 @@ export function createKafkaPublisher(kafka: Kafka): Publisher & { disconnect(): 
             typeof message.value === 'string'
               ? message.value
               : Buffer.from(message.value.buffer, message.value.byteOffset, message.value.byteLength),
-          ...(message.headers ? { headers: { ...message.headers } } : {}),
+          ...(message.headers ? { headers: headerBytes.of(message.headers) } : {}),
           ...(message.partition === undefined ? {} : { partition: message.partition }),
         })),
       });

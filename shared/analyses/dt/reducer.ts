@@ -95,9 +95,11 @@ import {
   rejection,
 } from './rejection.ts';
 import {
+  NOT_A_DAQ_LINE,
   PARSE_FIELD_COUNT,
   PARSE_NOT_A_NUMBER,
   PARSE_OK,
+  parseDaqLine,
   parseFailedField,
   parseFailure,
   parseTextRow,
@@ -231,44 +233,60 @@ class BatchReducer {
     let rowIndex = 0;
     let rowsInRecord = 0;
     while (lineStart <= length) {
-      let lineEnd = bytes.indexOf(LF, lineStart);
-      if (lineEnd < 0) lineEnd = length;
-      let rowEnd = lineEnd;
-      if (rowEnd > lineStart && bytes[rowEnd - 1] === CR) rowEnd--;
-      // Empty lines are not rows (the framer drops them too); rowIndex still counts them so it
-      // points at the right line of the record.
-      if (rowEnd > lineStart) {
+      // The DAQ's own rows are parsed and framed in one scan; anything else the general way.
+      let lineEnd = parseDaqLine(bytes, lineStart, length, values);
+      if (lineEnd !== NOT_A_DAQ_LINE) {
         rowsInRecord++;
         this.rowsRead++;
-        const code = parseTextRow(bytes, lineStart, rowEnd, values);
-        if (code !== PARSE_OK) {
-          this.rejectUnparsable(code, bytes, lineStart, rowEnd, record, rowIndex);
-        } else {
-          const head = values[0] ?? 0;
-          const fpga = values[1] ?? 0;
-          const channel = values[2] ?? 0;
-          const orbit = values[3] ?? 0;
-          const bx = values[4] ?? 0;
-          const tdc = values[5] ?? 0;
-          const check = rangeCheck(head, fpga, channel, orbit, bx, tdc);
-          if (check === ROW_VALID) {
-            this.accept(head, fpga, channel, orbit, bx, tdc);
-          } else {
-            const field = check - 1;
-            this.reject(
-              REJECTION_REASONS.outOfRange,
-              outOfRangeDetail(field, values[field] ?? Number.NaN),
-              quoteTextRow(bytes, lineStart, rowEnd),
-              record,
-              rowIndex,
-            );
-          }
+        this.checkRow(bytes, lineStart, rowEnd(bytes, lineStart, lineEnd), record, rowIndex);
+      } else {
+        lineEnd = bytes.indexOf(LF, lineStart);
+        if (lineEnd < 0) lineEnd = length;
+        const end = rowEnd(bytes, lineStart, lineEnd);
+        // Empty lines are not rows (the framer drops them too); rowIndex still counts them so it
+        // points at the right line of the record.
+        if (end > lineStart) {
+          rowsInRecord++;
+          this.rowsRead++;
+          const code = parseTextRow(bytes, lineStart, end, values);
+          if (code !== PARSE_OK) this.rejectUnparsable(code, bytes, lineStart, end, record, rowIndex);
+          else this.checkRow(bytes, lineStart, end, record, rowIndex);
         }
       }
       rowIndex++;
       lineStart = lineEnd + 1;
     }
     if (rowsInRecord === 0) this.rejectEmptyRecord(record, 'text');
+  }
+
+  /** A parsed text row (its values in `this.values`): accepted, or rejected as out of range. */
+  private checkRow(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    record: RecordInput,
+    rowIndex: number,
+  ): void {
+    const values = this.values;
+    const head = values[0] ?? 0;
+    const fpga = values[1] ?? 0;
+    const channel = values[2] ?? 0;
+    const orbit = values[3] ?? 0;
+    const bx = values[4] ?? 0;
+    const tdc = values[5] ?? 0;
+    const check = rangeCheck(head, fpga, channel, orbit, bx, tdc);
+    if (check === ROW_VALID) {
+      this.accept(head, fpga, channel, orbit, bx, tdc);
+      return;
+    }
+    const field = check - 1;
+    this.reject(
+      REJECTION_REASONS.outOfRange,
+      outOfRangeDetail(field, values[field] ?? Number.NaN),
+      quoteTextRow(bytes, start, end),
+      record,
+      rowIndex,
+    );
   }
 
   private readBinaryRecord(record: RecordInput): void {
@@ -462,10 +480,35 @@ class BatchReducer {
 
   // --- pass 2: histograms, closing -------------------------------------------------------------
 
+  /**
+   * Pass 2, in five steps: the batch's hits counted and grouped by orbit; the state's open orbits
+   * indexed; every orbit merged by number; the lowest closed; the rest kept open.
+   */
   private finish(): { batch: DtTotals; open: OpenOrbits } {
-    const open = this.open;
     // The batch's totals: hit-level counts now, orbit-level ones as orbits close below.
     const sums = new OrbitSums();
+    const lateHits = this.countAndGroupHits(sums);
+    const openHits = this.indexOpenOrbits();
+    const entryCount = this.mergeOrbitsByNumber(this.collectNewOrbits());
+    const closing = this.closeLowest(entryCount, openHits + this.hitTotal, sums);
+    const batch: DtTotals = {
+      ...sums.toTotals(),
+      rowsRead: this.rowsRead,
+      rowsFiltered: this.rowsFiltered,
+      rejectedByReason: this.rejectedByReason,
+      auxiliaryHits: this.auxiliaryHits,
+      scintillatorHits: this.scintillatorHits,
+      lateHits,
+    };
+    return { batch, open: this.keepOpen(closing, entryCount) };
+  }
+
+  /**
+   * The batch's hits: per-row counts (chamber hits, occupancy, late hits), and grouped by orbit into
+   * newSlot/newTime (a counting sort, so each orbit's hits keep their arrival order; groupStart is
+   * where each group's run begins) for the orbit-level counts. Returns the batch's late hits.
+   */
+  private countAndGroupHits(sums: OrbitSums): number {
     const { chamberHits, occupancy } = sums.arrays;
     const { hitGroup, hitSlot, hitTime, groupNewHits, groupLate, groupStart } = this;
     const newHits = this.hitTotal;
@@ -475,8 +518,6 @@ class BatchReducer {
       this.newTime = grownFloat64(this.newTime, newHits);
     }
     const { newSlot, newTime } = this;
-    // The batch's hits: per-row counts, and grouped by orbit (a counting sort, so each orbit's hits
-    // keep their arrival order) for the orbit-level counts below.
     let position = 0;
     for (let group = 0; group < groupCount; group++) {
       groupStart[group] = position;
@@ -498,8 +539,16 @@ class BatchReducer {
     for (let group = 0; group < groupCount; group++) {
       groupStart[group] = (groupStart[group] ?? 0) - (groupNewHits[group] ?? 0);
     }
+    return lateHits;
+  }
 
-    // The state's open orbits: where their hits start, and which the batch touched.
+  /**
+   * The state's open orbits: where each one's hits start (openHitStart, with the end at
+   * openHitStart[openCount]), and which group of the batch touched it (openGroupOf, or -1).
+   * Returns the hits the state holds.
+   */
+  private indexOpenOrbits(): number {
+    const open = this.open;
     const openCount = open.orbits.length;
     if (openCount + 1 > this.openHitStart.length) {
       this.openHitStart = grownInt32(this.openHitStart, openCount + 1);
@@ -513,21 +562,36 @@ class BatchReducer {
       openGroupOf[index] = -1;
     }
     openHitStart[openCount] = openHit;
-    let newOrbits = 0;
-    for (let group = 0; group < groupCount; group++) {
+    for (let group = 0; group < this.groupsReady; group++) {
       const index = this.groupOpenIndex[group] ?? -1;
       if (index >= 0) openGroupOf[index] = group;
-      else this.rankGroup[newOrbits++] = group;
+    }
+    return openHit;
+  }
+
+  /** The batch's new orbits (groups with no open orbit), sorted by number into sortedOrbits/rankGroup. */
+  private collectNewOrbits(): number {
+    let newOrbits = 0;
+    for (let group = 0; group < this.groupsReady; group++) {
+      if ((this.groupOpenIndex[group] ?? -1) < 0) this.rankGroup[newOrbits++] = group;
     }
     this.sortNewOrbits(newOrbits);
+    return newOrbits;
+  }
 
-    // Every orbit by number: merge the (sorted) open orbits with the sorted new ones.
+  /**
+   * Every orbit by number: the (sorted) open orbits merged with the sorted new ones into
+   * entryOpenIndex/entryGroup. Returns the number of entries.
+   */
+  private mergeOrbitsByNumber(newOrbits: number): number {
+    const open = this.open;
+    const openCount = open.orbits.length;
     const entryCount = openCount + newOrbits;
     if (entryCount > this.entryGroup.length) {
       this.entryGroup = grownInt32(this.entryGroup, entryCount);
       this.entryOpenIndex = grownInt32(this.entryOpenIndex, entryCount);
     }
-    const { entryGroup, entryOpenIndex, sortedOrbits, rankGroup } = this;
+    const { entryGroup, entryOpenIndex, sortedOrbits, rankGroup, openGroupOf } = this;
     let openIndex = 0;
     let rank = 0;
     for (let entry = 0; entry < entryCount; entry++) {
@@ -544,21 +608,39 @@ class BatchReducer {
         rank++;
       }
     }
+    return entryCount;
+  }
 
-    // The lowest close while either bound is exceeded.
-    let openHits = openHit + newHits;
+  /**
+   * Closes the lowest entries while either bound (MAX_OPEN_ORBITS, MAX_OPEN_HITS over `openHits`,
+   * the state's and the batch's hits) is exceeded. Returns how many closed.
+   */
+  private closeLowest(entryCount: number, openHits: number, sums: OrbitSums): number {
+    let remainingHits = openHits;
     let closing = 0;
-    while (closing < entryCount && (entryCount - closing > MAX_OPEN_ORBITS || openHits > MAX_OPEN_HITS)) {
-      openHits -= this.entryHits(closing);
+    while (
+      closing < entryCount &&
+      (entryCount - closing > MAX_OPEN_ORBITS || remainingHits > MAX_OPEN_HITS)
+    ) {
+      remainingHits -= this.entryHits(closing);
       closing++;
     }
     for (let entry = 0; entry < closing; entry++) this.closeEntry(entry, sums);
     if (closing > 0) this.closedThrough = Math.max(this.closedThrough, this.entryOrbit(closing - 1));
+    return closing;
+  }
 
-    // The rest stay open, in order: runs of open orbits the batch did not touch are copied in one go,
-    // the others (open orbits with new hits, new orbits) one by one.
-    const keptCount = entryCount - closing;
-    const next = allocateOpenOrbits(keptCount, openHits, this.lastOpenedOrbit, this.closedThrough);
+  /**
+   * The entries from `closing` on stay open, in order, in a new OpenOrbits: runs of open orbits the
+   * batch did not touch are copied in one go, the others (open orbits with new hits, new orbits)
+   * one by one.
+   */
+  private keepOpen(closing: number, entryCount: number): OpenOrbits {
+    const open = this.open;
+    const { entryGroup, entryOpenIndex, openHitStart, groupLate, groupStart, groupNewHits } = this;
+    let keptHits = 0;
+    for (let entry = closing; entry < entryCount; entry++) keptHits += this.entryHits(entry);
+    const next = allocateOpenOrbits(entryCount - closing, keptHits, this.lastOpenedOrbit, this.closedThrough);
     let kept = 0;
     let at = 0;
     for (let entry = closing; entry < entryCount; ) {
@@ -592,22 +674,12 @@ class BatchReducer {
       }
       const from = groupStart[group] ?? 0;
       const count = groupNewHits[group] ?? 0;
-      copyHits(newSlot, newTime, from, from + count, next, at);
+      copyHits(this.newSlot, this.newTime, from, from + count, next, at);
       at += count;
       kept++;
       entry++;
     }
-
-    const batch: DtTotals = {
-      ...sums.toTotals(),
-      rowsRead: this.rowsRead,
-      rowsFiltered: this.rowsFiltered,
-      rejectedByReason: this.rejectedByReason,
-      auxiliaryHits: this.auxiliaryHits,
-      scintillatorHits: this.scintillatorHits,
-      lateHits,
-    };
-    return { batch, open: next };
+    return next;
   }
 
   private entryOrbit(entry: number): number {
@@ -695,6 +767,11 @@ class BatchReducer {
       }
     }
   }
+}
+
+/** The end of a row's content: its line end, less a CR just before it. */
+function rowEnd(bytes: Uint8Array, lineStart: number, lineEnd: number): number {
+  return lineEnd > lineStart && bytes[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
 }
 
 /** Index of `orbit` in the ascending `orbits`, or -1. */

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { dtAnalysis, REJECTION_REASONS } from '../../../shared/analyses/dt/index.ts';
-import { PARSE_OK, parseTextRow } from '../../../shared/analyses/dt/row-parser.ts';
+import {
+  NOT_A_DAQ_LINE,
+  PARSE_OK,
+  parseDaqLine,
+  parseTextRow,
+} from '../../../shared/analyses/dt/row-parser.ts';
 import { bytes, histogramOf, record, testRandom, textRecords } from './fixtures.ts';
 
 function apply(lines: readonly string[]) {
@@ -151,6 +156,44 @@ describe('dt text number parsing', () => {
     // Act + Assert
     expect(parseTextRow(line, 0, line.length, values)).toBe(PARSE_OK);
     expect(Array.from(values)).toEqual([2, 0, 5, 7, 1, 0.5]);
+  });
+});
+
+describe('dt rows parsed and framed in one scan (parseDaqLine)', () => {
+  it.each([
+    ['a row alone', '2,0,5,3387200947,100,26.5', 25],
+    ['a row before LF', '2,0,5,3387200947,100,26.5\n2,0,5,1,1,1', 25],
+    ['a row before CRLF', '2,0,5,3387200947,100,-0.5\r\nx', 26],
+    ['a row ending in CR, last in its record', '2,0,5,3387200947,100,7\r', 23],
+  ])('finds the line end of %s and reads what parseTextRow reads', (_, text, lineEnd) => {
+    // Arrange
+    const line = bytes(text);
+    const fused = new Float64Array(6);
+    const general = new Float64Array(6);
+    const rowEnd = text.search(/\r?\n|\r$/) >= 0 ? text.search(/\r?\n|\r$/) : text.length;
+
+    // Act
+    const end = parseDaqLine(line, 0, line.length, fused);
+
+    // Assert
+    expect(end).toBe(lineEnd);
+    expect(parseTextRow(line, 0, rowEnd, general)).toBe(PARSE_OK);
+    expect(Array.from(fused)).toEqual(Array.from(general));
+  });
+
+  it.each([
+    ['an empty line', '\n2,0,5,1,1,1'],
+    ['a CR inside the line', '2,0,5,3387200947,100,7\rx'],
+    ['a sign', '+2,0,5,3387200947,100,7'],
+    ['too few fields', '2,0,5,3387200947,100'],
+    ['junk after the last field', '2,0,5,3387200947,100,7x'],
+    ['no digits in the last field', '2,0,5,3387200947,100,'],
+  ])('leaves %s to the general path', (_, text) => {
+    // Arrange
+    const line = bytes(text);
+
+    // Act + Assert
+    expect(parseDaqLine(line, 0, line.length, new Float64Array(6))).toBe(NOT_A_DAQ_LINE);
   });
 });
 

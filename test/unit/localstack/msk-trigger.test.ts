@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { MskRecordBuffer, type MskTriggerRecord, toMskRecord } from '../../../localstack/msk-record.ts';
+import {
+  approximateJsonBytes,
+  copyOfMskEvent,
+  MskRecordBuffer,
+  type MskTriggerRecord,
+  mskEventOf,
+  toMskRecord,
+} from '../../../localstack/msk-record.ts';
 import { retryDelayMs } from '../../../localstack/retry-policy.ts';
 import type { BatchLimits, TakenBatch } from '../../../localstack/trigger-buffer.ts';
 
@@ -110,6 +117,32 @@ describe('toMskRecord: a kafkajs message in the shape the MSK trigger delivers',
   });
 });
 
+describe('copyOfMskEvent: what each attempt of a batch is given', () => {
+  it('is equal to the event, and editing it leaves the event (what a retry sees) as it was', () => {
+    // Arrange
+    const withHeaders = { ...record(0, 1), headers: [{ 'driftline-seq': [49] }] };
+    const event = mskEventOf(
+      { partitions: [{ partition: 0, records: [record(0, 0), withHeaders] }], recordCount: 2 },
+      { topic: 't', eventSourceArn: 'arn:aws:kafka:x', bootstrapServers: 'b:9092' },
+    );
+    const before = JSON.parse(JSON.stringify(event));
+
+    // Act
+    const copy = copyOfMskEvent(event);
+    const copied = copy.records['t-0'] ?? [];
+    copied.pop();
+    (copy.records['t-0']?.[0] as { value?: string }).value = 'edited';
+    const header = event.records['t-0']?.[1]?.headers[0];
+    const copiedHeaders = copyOfMskEvent(event).records['t-0']?.[1]?.headers ?? [];
+    copiedHeaders[0]?.['driftline-seq']?.push(50);
+
+    // Assert
+    expect(copyOfMskEvent(event)).toEqual(event);
+    expect(JSON.parse(JSON.stringify(event))).toEqual(before);
+    expect(header).toEqual({ 'driftline-seq': [49] });
+  });
+});
+
 describe('TriggerBuffer: when an event is due and what it holds', () => {
   it('delivers a partial batch only once its oldest record has waited the whole window', () => {
     const buffer = new MskRecordBuffer(limits);
@@ -164,6 +197,36 @@ describe('TriggerBuffer: when an event is due and what it holds', () => {
     const buffer = new MskRecordBuffer({ ...limits, maxPayloadBytes: 1 });
     buffer.accept(0, records(0, 0, 3), 0);
     expect(offsetsOf(buffer.next(0))).toEqual({ 0: [0] });
+  });
+
+  it('counts only the records still waiting towards the payload limit once some were taken', () => {
+    // Arrange: room for two records' JSON (and a byte, so that the third is still buffered)
+    const size = approximateJsonBytes(record(0, 0));
+    const buffer = new MskRecordBuffer({ ...limits, maxPayloadBytes: 2 * size + 1 });
+    buffer.accept(0, records(0, 0, 3), 0);
+
+    // Act
+    const first = buffer.next(0);
+    buffer.succeeded(batchOf(first), true);
+
+    // Assert: the one left waits for the window, as one record is below the limit
+    expect(offsetsOf(first)).toEqual({ 0: [0, 1] });
+    expect(buffer.next(0)).toEqual({ wakeAt: 500 });
+  });
+
+  it("buffers at most one event's payload per partition, and says where fetching must continue", () => {
+    // Arrange
+    const size = approximateJsonBytes(record(0, 0));
+    const buffer = new MskRecordBuffer({ ...limits, maxPayloadBytes: 2 * size });
+
+    // Act
+    const accepted = buffer.accept(0, records(0, 0, 5), 0);
+
+    // Assert
+    expect(accepted).toEqual({ resumeFrom: 2, full: true });
+    expect(buffer.isFull(0)).toBe(true);
+    buffer.succeeded(batchOf(buffer.next(0)), true);
+    expect(buffer.isFull(0)).toBe(false);
   });
 
   it('commits, per partition, the offset after the last record delivered', () => {
