@@ -229,6 +229,22 @@ describe('TriggerBuffer: when an event is due and what it holds', () => {
     expect(buffer.isFull(0)).toBe(false);
   });
 
+  it("buffers at most two events' payload over all partitions", () => {
+    // Arrange: one event holds two records; the buffers hold four
+    const size = approximateJsonBytes(record(0, 0));
+    const buffer = new MskRecordBuffer({ ...limits, maxPayloadBytes: 2 * size });
+    buffer.accept(0, records(0, 0, 2), 0);
+    buffer.accept(1, records(1, 0, 2), 0);
+
+    // Act
+    const third = buffer.accept(2, records(2, 0, 2), 0);
+
+    // Assert
+    expect(third).toEqual({ resumeFrom: undefined, full: true });
+    buffer.succeeded(batchOf(buffer.next(0)), true);
+    expect(buffer.accept(2, records(2, 0, 2), 0)).toEqual({ resumeFrom: 2, full: true });
+  });
+
   it('commits, per partition, the offset after the last record delivered', () => {
     const buffer = new MskRecordBuffer(limits);
     buffer.accept(0, records(0, 7, 3), 0);
