@@ -39,9 +39,6 @@ export interface PartitionStats {
   readonly lag: number | undefined;
 }
 
-/** Events' worth of payload buffered over all partitions at most (see `laneIsFull`). */
-const BUFFERED_EVENTS = 2;
-
 interface BufferedRecord<R> {
   readonly record: R;
   readonly arrivedAt: number;
@@ -69,8 +66,6 @@ interface PartitionLane<R> {
  */
 export class TriggerBuffer<R extends LogRecord> {
   private readonly lanes = new Map<number, PartitionLane<R>>();
-  /** `bufferedBytes` summed over every lane. */
-  private totalBytes = 0;
 
   constructor(
     private readonly limits: BatchLimits,
@@ -97,9 +92,7 @@ export class TriggerBuffer<R extends LogRecord> {
 
   /**
    * Takes fetched records of one partition, in offset order: skips those already taken (a fetch
-   * after a rebalance may overlap), stops when the partition's buffer is full: `batchSize` records,
-   * or a whole event's payload (`maxPayloadBytes`; no event could take more of one partition, so
-   * buffering more only costs memory: ~100,000 records of 1-2 KB sf calls). Returns where fetching
+   * after a rebalance may overlap), stops at `batchSize` buffered records. Returns where fetching
    * must continue and whether the partition's buffer is full (then it should be paused).
    */
   accept(
@@ -112,11 +105,10 @@ export class TriggerBuffer<R extends LogRecord> {
     if (highWatermark !== undefined) lane.highWatermark = highWatermark;
     for (const record of records) {
       if (lane.nextOffset !== undefined && record.offset < lane.nextOffset) continue;
-      if (this.laneIsFull(lane)) break;
+      if (lane.buffer.length >= this.limits.batchSize) break;
       const bytes = this.sizeOf(record);
       lane.buffer.push({ record, arrivedAt: now, bytes });
       lane.bufferedBytes += bytes;
-      this.totalBytes += bytes;
       lane.nextOffset = record.offset + 1;
       lane.pendingOffset ??= record.offset;
     }
@@ -124,23 +116,7 @@ export class TriggerBuffer<R extends LogRecord> {
   }
 
   isFull(partition: number): boolean {
-    const lane = this.lanes.get(partition);
-    return lane !== undefined && this.laneIsFull(lane);
-  }
-
-  /**
-   * Full at `batchSize` records, at one event's payload in this partition, or at two events' payload
-   * over all partitions: one invocation at a time takes at most one event, so two keep the next one
-   * ready while the buffers refill, and more only held memory (sf: 10 × 6 MB of base64 and header
-   * arrays kept the runtime near 500 MiB).
-   */
-  private laneIsFull(lane: PartitionLane<R>): boolean {
-    const { batchSize, maxPayloadBytes } = this.limits;
-    return (
-      lane.buffer.length >= batchSize ||
-      lane.bufferedBytes >= maxPayloadBytes ||
-      this.totalBytes >= BUFFERED_EVENTS * maxPayloadBytes
-    );
+    return (this.lanes.get(partition)?.buffer.length ?? 0) >= this.limits.batchSize;
   }
 
   /**
@@ -198,7 +174,6 @@ export class TriggerBuffer<R extends LogRecord> {
         });
         lane.buffer = lane.buffer.slice(taken);
         lane.bufferedBytes -= takenBytes;
-        this.totalBytes -= takenBytes;
         lane.inFlight = true;
       }
       if (cutBySize || count >= this.limits.batchSize) break;
@@ -242,7 +217,6 @@ export class TriggerBuffer<R extends LogRecord> {
         if (lane.nextOffset !== undefined)
           positions.push({ partition: lane.partition, offset: lane.nextOffset });
       } else {
-        this.totalBytes -= lane.bufferedBytes;
         lane.buffer = [];
         lane.bufferedBytes = 0;
         lane.nextOffset = undefined;
@@ -257,7 +231,6 @@ export class TriggerBuffer<R extends LogRecord> {
       lane.buffer = [];
       lane.bufferedBytes = 0;
     }
-    this.totalBytes = 0;
   }
 
   partitionStats(paused: ReadonlySet<number>): PartitionStats[] {
