@@ -92,9 +92,7 @@ export class TriggerBuffer<R extends LogRecord> {
 
   /**
    * Takes fetched records of one partition, in offset order: skips those already taken (a fetch
-   * after a rebalance may overlap), stops when the partition's buffer is full: `batchSize` records,
-   * or a whole event's payload (`maxPayloadBytes`; no event could take more of one partition, so
-   * buffering more only costs memory: ~100,000 records of 1-2 KB sf calls). Returns where fetching
+   * after a rebalance may overlap), stops at `batchSize` buffered records. Returns where fetching
    * must continue and whether the partition's buffer is full (then it should be paused).
    */
   accept(
@@ -107,7 +105,7 @@ export class TriggerBuffer<R extends LogRecord> {
     if (highWatermark !== undefined) lane.highWatermark = highWatermark;
     for (const record of records) {
       if (lane.nextOffset !== undefined && record.offset < lane.nextOffset) continue;
-      if (this.laneIsFull(lane)) break;
+      if (lane.buffer.length >= this.limits.batchSize) break;
       const bytes = this.sizeOf(record);
       lane.buffer.push({ record, arrivedAt: now, bytes });
       lane.bufferedBytes += bytes;
@@ -118,12 +116,7 @@ export class TriggerBuffer<R extends LogRecord> {
   }
 
   isFull(partition: number): boolean {
-    const lane = this.lanes.get(partition);
-    return lane !== undefined && this.laneIsFull(lane);
-  }
-
-  private laneIsFull(lane: PartitionLane<R>): boolean {
-    return lane.buffer.length >= this.limits.batchSize || lane.bufferedBytes >= this.limits.maxPayloadBytes;
+    return (this.lanes.get(partition)?.buffer.length ?? 0) >= this.limits.batchSize;
   }
 
   /**

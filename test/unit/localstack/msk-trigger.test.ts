@@ -200,9 +200,9 @@ describe('TriggerBuffer: when an event is due and what it holds', () => {
   });
 
   it('counts only the records still waiting towards the payload limit once some were taken', () => {
-    // Arrange: room for two records' JSON (and a byte, so that the third is still buffered)
+    // Arrange: room for two records' JSON
     const size = approximateJsonBytes(record(0, 0));
-    const buffer = new MskRecordBuffer({ ...limits, maxPayloadBytes: 2 * size + 1 });
+    const buffer = new MskRecordBuffer({ ...limits, maxPayloadBytes: 2 * size });
     buffer.accept(0, records(0, 0, 3), 0);
 
     // Act
@@ -212,21 +212,6 @@ describe('TriggerBuffer: when an event is due and what it holds', () => {
     // Assert: the one left waits for the window, as one record is below the limit
     expect(offsetsOf(first)).toEqual({ 0: [0, 1] });
     expect(buffer.next(0)).toEqual({ wakeAt: 500 });
-  });
-
-  it("buffers at most one event's payload per partition, and says where fetching must continue", () => {
-    // Arrange
-    const size = approximateJsonBytes(record(0, 0));
-    const buffer = new MskRecordBuffer({ ...limits, maxPayloadBytes: 2 * size });
-
-    // Act
-    const accepted = buffer.accept(0, records(0, 0, 5), 0);
-
-    // Assert
-    expect(accepted).toEqual({ resumeFrom: 2, full: true });
-    expect(buffer.isFull(0)).toBe(true);
-    buffer.succeeded(batchOf(buffer.next(0)), true);
-    expect(buffer.isFull(0)).toBe(false);
   });
 
   it('commits, per partition, the offset after the last record delivered', () => {
