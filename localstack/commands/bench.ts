@@ -21,6 +21,7 @@ import type { RecordInput } from '../../shared/core/analysis.ts';
 import { PROJECT_ROOT } from '../service-definition.ts';
 import { benchLatency } from './bench-latency.ts';
 import { benchSf } from './bench-sf.ts';
+import { benchSoak } from './bench-soak.ts';
 import { BenchStack } from './bench-stack.ts';
 
 export const benchUsage = `Usage: driftline bench [--only core|e2e|latency|sf] [--quick]
@@ -147,6 +148,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     console.log(benchUsage);
     return 0;
   }
+  if (values.only === 'soak') process.exit(await benchSoak({ quick: values.quick }));
   const parts = new Set(values.only ? [values.only] : ['core', 'e2e', 'latency', 'sf']);
   for (const part of parts) {
     if (!['core', 'e2e', 'latency', 'sf'].includes(part)) {
