@@ -20,7 +20,7 @@ import { PROJECT_ROOT } from '../service-definition.ts';
 import { LOCAL_REGION } from '../stack.ts';
 import { type StackHandle, startStack } from '../stack-control.ts';
 
-const SAMPLE_EVERY_MS = 3_000;
+const SAMPLE_EVERY_MS = 2_000;
 const FILE_ROWS = 1_000_000;
 
 interface Sample {
@@ -129,13 +129,18 @@ function printSample(sample: Sample): void {
   );
 }
 
-/** Uploads `files` copies of one generated file, each a run of its own; replays start at once. */
-async function uploadFiles(stack: StackHandle, workDir: string, files: number): Promise<void> {
+/** The 1 M-row telescope file every run replays. */
+async function generateFile(workDir: string): Promise<string> {
   const file = join(workDir, 'soak.csv');
   await pipeline(
     Readable.from(generateDt({ rows: FILE_ROWS, seed: 5050, format: 'csv' })),
     createWriteStream(file),
   );
+  return file;
+}
+
+/** Uploads `files` copies of `file`, each a run of its own; each replay starts at its upload. */
+async function uploadFiles(stack: StackHandle, file: string, files: number): Promise<void> {
   const s3 = createS3Client({ region: LOCAL_REGION, s3Endpoint: stack.info.endpoints.s3 });
   try {
     for (let index = 0; index < files; index++) {
@@ -198,8 +203,11 @@ export async function benchSoak(options: { readonly quick: boolean }): Promise<n
   });
   try {
     console.log(`soak  ${rows / 1e6} M rows (${files} × ${FILE_ROWS / 1e6} M, 1000 rows/record, full speed)`);
-    await uploadFiles(stack, workDir, files);
-    const { samples, complete } = await sampleUntil(runtime, stack, rows, 120_000);
+    const file = await generateFile(workDir);
+    // Sampling from the first upload on: the pipeline works while the later files are uploaded.
+    const sampling = sampleUntil(runtime, stack, rows, 120_000);
+    await uploadFiles(stack, file, files);
+    const { samples, complete } = await sampling;
     const fitted = slopes(samples);
     for (const [name, fit] of Object.entries(fitted)) {
       console.log(
