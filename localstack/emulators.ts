@@ -100,7 +100,12 @@ export async function startEmulators(options: {
     s3.on('event', (event: unknown) => {
       for (const listener of s3Listeners) listener(event);
     });
-    stops.set('s3', () => s3.close());
+    stops.set('s3', async () => {
+      // As a stopped process would: connections in flight (an object being read) end now, too.
+      const closed = s3.close();
+      s3.httpServer?.closeAllConnections();
+      await closed;
+    });
     return address.port;
   };
   const startDynamodb = async (port: number) => {

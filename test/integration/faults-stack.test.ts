@@ -62,20 +62,34 @@ describe('faults: the broker and the emulators fail mid-replay', () => {
     return entry[0];
   }
 
-  /** Replays a new file paced at RATE; `fault` runs once a part of it is aggregated. Checks the outcome. */
-  async function replayThrough(name: string, seed: number, fault: () => Promise<void>): Promise<void> {
+  /** Failed invocations of a function so far. */
+  function failures(functionId: string): number {
+    return test.runtime.stats().functions[functionId]?.failures ?? 0;
+  }
+
+  /**
+   * Replays a new file, paced; `fault` runs once a sixth of it is aggregated. Checks the outcome.
+   * By default ROWS rows at RATE, one row per record.
+   */
+  async function replayThrough(
+    name: string,
+    seed: number,
+    fault: () => Promise<void>,
+    options: { readonly rows?: number; readonly rate?: number; readonly rowsPerRecord?: number } = {},
+  ): Promise<void> {
+    const { rows = ROWS, rate = RATE, rowsPerRecord = 1 } = options;
     const file = join(test.workDir, `${name}.csv`);
-    await writeTelescopeCsv(file, ROWS, seed);
+    await writeTelescopeCsv(file, rows, seed);
     const key = `dt/faults-${name}-${Date.now()}/telescope.csv`;
     const etag = await putObjectFromFile(clients.s3, {
       bucket: stack.info.datasetBucket,
       key,
       file,
-      metadata: { rate: String(RATE) },
+      metadata: { rate: String(rate), 'rows-per-record': String(rowsPerRecord) },
     });
     const run = `${key}@${etag.slice(0, 12)}`;
     const apiUrl = () => test.runtime.apiUrl;
-    await pollUntil(async () => ((await runSummary(apiUrl, run))?.rows ?? 0) >= ROWS / 6 || undefined, {
+    await pollUntil(async () => ((await runSummary(apiUrl, run))?.rows ?? 0) >= rows / 6 || undefined, {
       timeoutMs: 60_000,
       intervalMs: 200,
       what: `a sixth of ${run} to be aggregated before the fault`,
@@ -85,11 +99,11 @@ describe('faults: the broker and the emulators fail mid-replay', () => {
     const summary = await waitForRunRows({
       apiUrl,
       run,
-      rows: ROWS,
+      rows,
       explain: test.explain,
       stallMs: 120_000,
     });
-    expect(summary.rows).toBe(ROWS);
+    expect(summary.rows).toBe(rows);
     expect(summary.summary).toEqual(await analyzeOffline(file));
     await waitForPartitionsDrained({
       kafka: clients.kafka,
@@ -124,10 +138,21 @@ describe('faults: the broker and the emulators fail mid-replay', () => {
   }, 300_000);
 
   it('the DynamoDB emulator restarted mid-replay', async () => {
+    const before = failures('aggregate');
     await replayThrough('dynamodb-restart', 3103, () => stack.restart('dynamodb', 3_000));
+    // The fault landed: invocations failed while the emulator was away, and were retried.
+    expect(failures('aggregate')).toBeGreaterThan(before);
   }, 300_000);
 
   it('the S3 emulator restarted mid-replay', async () => {
-    await replayThrough('s3-restart', 3104, () => stack.restart('s3', 3_000));
+    const before = failures('replay');
+    // A file of ~6 MB: more than the sockets buffer, so the replay is still reading it from S3.
+    await replayThrough('s3-restart', 3104, () => stack.restart('s3', 3_000), {
+      rows: 200_000,
+      rate: 20_000,
+      rowsPerRecord: 10,
+    });
+    // The fault landed: the replay's object stream broke, and its retry resumed from the checkpoint.
+    expect(failures('replay')).toBeGreaterThan(before);
   }, 300_000);
 });
