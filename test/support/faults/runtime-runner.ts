@@ -1,30 +1,18 @@
 /**
  * The local pipeline runtime in a process of its own, for tests that kill it: started by
- * test/support/demo-process.ts's startProcess (a process group of its own), it runs the runtime on
- * the stack given as JSON in DRIFTLINE_TEST_STACK, with the handler wrapper module given as its
- * first argument (if any), prints `API <url>` once serving, and stops cleanly on SIGTERM/SIGINT.
- * Every DRIFTLINE_FAULT_* variable is passed on to the functions, with DRIFTLINE_FAULT_KILL_PGID
- * set to this process's group.
+ * test/support/demo-process.ts's startProcess (a process group of its own, which its function
+ * sandboxes share), it runs the runtime on the stack given as JSON in DRIFTLINE_TEST_STACK, with
+ * the handler wrapper module given as its first argument (if any; imported in every sandbox),
+ * prints `API <url>` once serving, and stops cleanly on SIGTERM/SIGINT. Every DRIFTLINE_FAULT_*
+ * variable is passed on to the functions, with DRIFTLINE_FAULT_KILL_PGID set to this process's group.
  *
  * Usage: node --import tsx test/support/faults/runtime-runner.ts [wrapper-module.ts]
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { LambdaHandler } from '../../../localstack/runtime.ts';
 import { startPipelineRuntime } from '../../../localstack/runtime.ts';
 import { stackInfoSchema } from '../../../localstack/stack-files.ts';
-
-type Wrapper = (functionId: string, handler: LambdaHandler) => LambdaHandler;
-
-async function loadWrapper(path: string | undefined): Promise<Wrapper | undefined> {
-  if (!path) return undefined;
-  const module: Record<string, unknown> = await import(pathToFileURL(resolve(path)).href);
-  const wrap = module.wrapHandler;
-  if (typeof wrap !== 'function') throw new Error(`${path} exports no function wrapHandler`);
-  return wrap as Wrapper;
-}
 
 const stack = stackInfoSchema.parse(JSON.parse(process.env.DRIFTLINE_TEST_STACK ?? '{}'));
 const faults = Object.fromEntries(
@@ -34,14 +22,13 @@ const faults = Object.fromEntries(
 );
 // startProcess starts this process as the leader of its own group: its pid is the group's id.
 const environment = { DRIFTLINE_REPLAY_RATE: '0', ...faults, DRIFTLINE_FAULT_KILL_PGID: String(process.pid) };
-Object.assign(process.env, { DRIFTLINE_FAULT_KILL_PGID: String(process.pid) });
-const wrapHandler = await loadWrapper(process.argv[2]);
+const wrapper = process.argv[2];
 const runtime = await startPipelineRuntime({
   stack,
   cacheDir: join(await mkdtemp(join(tmpdir(), 'driftline-runner-')), 'cache'),
   apiPort: 0,
   environment,
-  ...(wrapHandler ? { wrapHandler } : {}),
+  ...(wrapper ? { handlerWrapper: resolve(wrapper) } : {}),
   log: (line) => console.log(line),
 });
 console.log(`  API ${runtime.apiUrl}`);
