@@ -17,6 +17,8 @@ declare module 's3rver' {
     constructor(options: S3rverOptions);
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
+    /** The HTTP server `run` started (s3rver's own property; `close` waits for its connections). */
+    readonly httpServer?: import('node:http').Server;
   }
 }
 

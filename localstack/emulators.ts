@@ -18,8 +18,15 @@ export interface RunningEmulators {
   readonly kinesisPort: number;
   /** Raw S3 notification events (s3rver's shape: keys not URL-encoded, see s3-notifications.ts). */
   onS3Event(listener: (event: unknown) => void): void;
+  /**
+   * Stops one emulator and starts it again on the same port over the same data folder, after
+   * `downMs` without it (a restarted service, for the fault-injection tests).
+   */
+  restart(service: RestartableEmulator, downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
+
+export type RestartableEmulator = 's3' | 'dynamodb';
 
 function listen(server: Server, port: number): Promise<number> {
   return new Promise((resolveListen, rejectListen) => {
@@ -81,29 +88,52 @@ export async function startEmulators(options: {
   const kinesisDir = join(options.dataDir, 'kinesis');
   await Promise.all([s3Dir, dynamodbDir, kinesisDir].map((dir) => mkdir(dir, { recursive: true })));
 
-  const started: (() => Promise<void>)[] = [];
+  const stops = new Map<string, () => Promise<void>>();
   const stopStarted = async () => {
-    await Promise.allSettled(started.reverse().map((stop) => stop()));
+    await Promise.allSettled([...stops.values()].reverse().map((stop) => stop()));
+    stops.clear();
+  };
+  const s3Listeners: ((event: unknown) => void)[] = [];
+  const startS3 = async (port: number) => {
+    const s3 = s3Server(s3Dir, port, options.buckets);
+    const address = await s3.run();
+    s3.on('event', (event: unknown) => {
+      for (const listener of s3Listeners) listener(event);
+    });
+    stops.set('s3', async () => {
+      // As a stopped process would: connections in flight (an object being read) end now, too.
+      const closed = s3.close();
+      s3.httpServer?.closeAllConnections();
+      await closed;
+    });
+    return address.port;
+  };
+  const startDynamodb = async (port: number) => {
+    const dynamodb = dynamodbServer(dynamodbDir);
+    const bound = await listen(dynamodb, port);
+    // dynalite closes its database with its server: a restart reopens the same data.
+    stops.set('dynamodb', () => close(dynamodb));
+    return bound;
   };
   try {
-    const s3 = s3Server(s3Dir, options.s3Port, options.buckets);
-    const s3Address = await s3.run();
-    started.push(() => s3.close());
-
-    const dynamodb = dynamodbServer(dynamodbDir);
-    const dynamodbPort = await listen(dynamodb, options.dynamodbPort);
-    started.push(() => close(dynamodb));
-
+    const s3Port = await startS3(options.s3Port);
+    const dynamodbPort = await startDynamodb(options.dynamodbPort);
     const kinesis = kinesisServer(kinesisDir);
     const kinesisPort = await listen(kinesis, options.kinesisPort);
-    started.push(() => close(kinesis));
+    stops.set('kinesis', () => close(kinesis));
 
     return {
-      s3Port: s3Address.port,
+      s3Port,
       dynamodbPort,
       kinesisPort,
       onS3Event(listener) {
-        s3.on('event', listener);
+        s3Listeners.push(listener);
+      },
+      async restart(service, downMs) {
+        await stops.get(service)?.();
+        await new Promise((resolveWait) => setTimeout(resolveWait, downMs));
+        if (service === 's3') await startS3(s3Port);
+        else await startDynamodb(dynamodbPort);
       },
       stop: stopStarted,
     };

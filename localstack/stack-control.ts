@@ -11,7 +11,13 @@ import { z } from 'zod';
 import { type Environment, loadStackConfig, type StackConfig } from '../shared/config.ts';
 import { PROJECT_ROOT } from './service-definition.ts';
 import { StackError } from './stack-error.ts';
-import { type StackInfo, stackInfoFile, stackInfoSchema, stackLogFile } from './stack-files.ts';
+import {
+  restartedSchema,
+  type StackInfo,
+  stackInfoFile,
+  stackInfoSchema,
+  stackLogFile,
+} from './stack-files.ts';
 
 const STARTUP_TIMEOUT_MS = 300_000;
 const STOP_GRACE_MS = 20_000;
@@ -23,8 +29,47 @@ const readyMessage = z.discriminatedUnion('type', [
 
 export interface StackHandle {
   readonly info: StackInfo;
+  /**
+   * An attached stack only (tests): kills the broker or stops an emulator, and brings it back
+   * after `downMs` on the same port and data; resolves once it serves again.
+   */
+  restart(service: 'kafka' | 's3' | 'dynamodb', downMs: number): Promise<void>;
   /** Stops the stack's whole process group and waits until it is gone. */
   stop(): Promise<void>;
+}
+
+const RESTART_TIMEOUT_MS = 120_000;
+
+/** Sends a restart request to the attached daemon `child` and waits for its answer. */
+function requestRestart(
+  child: ChildProcess,
+  id: number,
+  service: 'kafka' | 's3' | 'dynamodb',
+  downMs: number,
+) {
+  return new Promise<void>((resolveRestart, rejectRestart) => {
+    if (!child.connected) {
+      rejectRestart(
+        new StackError('Only an attached stack (started by this process) can restart a service.'),
+      );
+      return;
+    }
+    const timer = setTimeout(() => {
+      child.off('message', onMessage);
+      rejectRestart(new StackError(`${service} did not serve again within ${RESTART_TIMEOUT_MS / 1000} s`));
+    }, RESTART_TIMEOUT_MS);
+    const onMessage = (message: unknown) => {
+      const answer = restartedSchema.safeParse(message);
+      if (!answer.success || answer.data.id !== id) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      if (answer.data.error)
+        rejectRestart(new StackError(`restarting ${service} failed: ${answer.data.error}`));
+      else resolveRestart();
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'restart', id, service, downMs });
+  });
 }
 
 function isAlive(pid: number): boolean {
@@ -170,8 +215,10 @@ export async function startStack(
     child.disconnect();
     child.unref();
   }
+  let restarts = 0;
   return {
     info: outcome.info,
+    restart: (service, downMs) => requestRestart(child, ++restarts, service, downMs),
     async stop() {
       await stopProcessGroup(pid);
       if (options.attached && child.connected) child.disconnect();

@@ -8,7 +8,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { loadStackConfig } from '../shared/config.ts';
 import { type RunningStack, runStack } from './stack.ts';
-import { stackInfoFile } from './stack-files.ts';
+import { restartRequestSchema, stackInfoFile } from './stack-files.ts';
 
 const attached = process.argv.includes('--attached');
 const log = (line: string) => console.log(`[${new Date().toISOString()}] ${line}`);
@@ -33,6 +33,21 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   process.on(signal, () => void shutdown(signal, 0));
 }
 if (attached) process.on('disconnect', () => void shutdown('parent process went away', 0));
+
+// The fault-injection tests restart one service of an attached stack (stack-control.ts's `restart`).
+process.on('message', (message) => {
+  const request = restartRequestSchema.safeParse(message);
+  if (!request.success || !running || stopping) return;
+  const { id, service, downMs } = request.data;
+  log(`restarting ${service} (down for ${downMs} ms), as asked`);
+  running.restart(service, downMs).then(
+    () => {
+      log(`${service} serves again`);
+      process.send?.({ type: 'restarted', id });
+    },
+    (error: unknown) => process.send?.({ type: 'restarted', id, error: String(error) }),
+  );
+});
 
 try {
   const config = loadStackConfig();

@@ -44,3 +44,16 @@ export const stackInfoSchema = z.object({
 });
 export type StackInfo = z.infer<typeof stackInfoSchema>;
 export type StackEndpoints = StackInfo['endpoints'];
+
+/** Asks an attached stack's daemon (over IPC) to restart one service; it answers `restartedSchema`. */
+export const restartRequestSchema = z.object({
+  type: z.literal('restart'),
+  id: z.number().int(),
+  service: z.enum(['kafka', 's3', 'dynamodb']),
+  downMs: z.number().int().min(0),
+});
+export const restartedSchema = z.object({
+  type: z.literal('restarted'),
+  id: z.number().int(),
+  error: z.string().optional(),
+});

@@ -12,7 +12,7 @@ import { createDynamoDbClient } from '../shared/adapters/dynamodb.ts';
 import { type Admin, createKafka, type Kafka } from '../shared/adapters/kafka.ts';
 import { createKinesisClient } from '../shared/adapters/kinesis.ts';
 import type { StackConfig, StackPorts } from '../shared/config.ts';
-import { type RunningEmulators, startEmulators } from './emulators.ts';
+import { type RestartableEmulator, type RunningEmulators, startEmulators } from './emulators.ts';
 import {
   brokerStartupFailure,
   checkJava,
@@ -36,8 +36,16 @@ export interface RunningStack {
   readonly service: ServiceDefinition;
   /** Resolves if the embedded broker dies on its own (the daemon then shuts everything down). */
   readonly brokerExited: Promise<number | null>;
+  /**
+   * For the fault-injection tests: `kafka` kills the embedded broker (SIGKILL), an emulator is
+   * stopped; each comes back after `downMs` on the same port over the same data. Resolves once it
+   * serves again.
+   */
+  restart(service: RestartableService, downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
+
+export type RestartableService = 'kafka' | RestartableEmulator;
 
 const KAFKA_READY_TIMEOUT_MS = 90_000;
 
@@ -206,25 +214,70 @@ class StopList {
 }
 
 interface StackServices {
-  readonly broker: RunningKafkaBroker | undefined;
+  readonly broker: SupervisedBroker | undefined;
   readonly emulators: RunningEmulators;
   readonly endpoints: StackEndpoints;
+}
+
+/** The embedded broker, which a test may kill and start again: its exit counts only when unplanned. */
+interface SupervisedBroker {
+  readonly current: () => RunningKafkaBroker;
+  /** Resolves when the running broker exits by itself (not killed by `restart`). */
+  readonly unplannedExit: Promise<number | null>;
+  restart(downMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function superviseBroker(
+  first: RunningKafkaBroker,
+  startAgain: () => Promise<RunningKafkaBroker>,
+): SupervisedBroker {
+  let current = first;
+  let restarting = false;
+  let reportExit: (code: number | null) => void = () => {};
+  const unplannedExit = new Promise<number | null>((resolveExit) => {
+    reportExit = resolveExit;
+  });
+  const watch = (broker: RunningKafkaBroker) =>
+    void broker.exited.then((code) => {
+      if (broker === current && !restarting) reportExit(code);
+    });
+  watch(first);
+  return {
+    current: () => current,
+    unplannedExit,
+    async restart(downMs) {
+      restarting = true;
+      try {
+        current.process.kill('SIGKILL');
+        await current.exited;
+        await new Promise((resolveWait) => setTimeout(resolveWait, downMs));
+        current = await startAgain();
+        watch(current);
+      } finally {
+        restarting = false;
+      }
+    },
+    stop: () => current.stop(),
+  };
 }
 
 /** The broker (unless an existing Kafka is used) and the AWS emulators. */
 async function startServices(config: StackConfig, plan: StackPlan, stops: StopList): Promise<StackServices> {
   const { libsDir, ports, service } = plan;
+  const startBroker = (libs: string) =>
+    startKafkaBroker({
+      libsDir: libs,
+      dataDir: config.dataDir,
+      port: ports.kafka,
+      controllerPort: ports.kafkaController,
+      heap: config.kafkaHeap,
+      javaCommand: config.javaCommand,
+    });
   const broker =
     libsDir === undefined
       ? undefined
-      : await startKafkaBroker({
-          libsDir,
-          dataDir: config.dataDir,
-          port: ports.kafka,
-          controllerPort: ports.kafkaController,
-          heap: config.kafkaHeap,
-          javaCommand: config.javaCommand,
-        });
+      : superviseBroker(await startBroker(libsDir), () => startBroker(libsDir));
   if (broker) stops.push(() => broker.stop());
 
   const emulators = await startEmulators({
@@ -236,7 +289,7 @@ async function startServices(config: StackConfig, plan: StackPlan, stops: StopLi
   });
   stops.push(() => emulators.stop());
   const endpoints: StackEndpoints = {
-    kafkaBrokers: broker ? [broker.bootstrapServers] : [...(config.externalKafkaBrokers ?? [])],
+    kafkaBrokers: broker ? [broker.current().bootstrapServers] : [...(config.externalKafkaBrokers ?? [])],
     s3: `http://127.0.0.1:${emulators.s3Port}`,
     dynamodb: `http://127.0.0.1:${emulators.dynamodbPort}`,
     kinesis: `http://127.0.0.1:${emulators.kinesisPort}`,
@@ -255,7 +308,7 @@ async function provision(
   const { broker, endpoints } = services;
   const admin = kafka.admin();
   stops.push(() => admin.disconnect());
-  await waitForKafka(admin, broker, endpoints.kafkaBrokers.join(','));
+  await waitForKafka(admin, broker?.current(), endpoints.kafkaBrokers.join(','));
   await provisionTopics(admin, [...service.topics, { name: S3_NOTIFICATION_TOPIC, partitions: 1 }], log);
   await Promise.all([
     provisionTables(endpoints.dynamodb, service),
@@ -278,7 +331,7 @@ function stackInfo(
     startedAt: new Date().toISOString(),
     startupMs: Date.now() - started,
     embeddedKafka: plan.embeddedKafka,
-    ...(broker ? { kafkaLogFile: broker.logFile } : {}),
+    ...(broker ? { kafkaLogFile: broker.current().logFile } : {}),
     endpoints,
     ports: {
       ...plan.ports,
@@ -292,6 +345,25 @@ function stackInfo(
     topics: service.topics.map((topic) => ({ ...topic })),
     s3NotificationTopic: S3_NOTIFICATION_TOPIC,
   };
+}
+
+async function restartService(
+  kafka: Kafka,
+  services: StackServices,
+  service: RestartableService,
+  downMs: number,
+): Promise<void> {
+  if (service !== 'kafka') return services.emulators.restart(service, downMs);
+  const { broker } = services;
+  if (!broker)
+    throw new StackError('This stack uses an external Kafka: it has no broker of its own to restart.');
+  await broker.restart(downMs);
+  const admin = kafka.admin();
+  try {
+    await waitForKafka(admin, broker.current(), services.endpoints.kafkaBrokers.join(','));
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** The embedded broker ended before it was ready; its message says why (the first errors it logged). */
@@ -339,7 +411,8 @@ async function runStackOnce(
     return {
       info: stackInfo(config, plan, services, started),
       service: plan.service,
-      brokerExited: services.broker ? services.broker.exited : new Promise<never>(() => {}),
+      brokerExited: services.broker ? services.broker.unplannedExit : new Promise<never>(() => {}),
+      restart: (service, downMs) => restartService(kafka, services, service, downMs),
       stop: () => stops.stopAll(),
     };
   } catch (error) {

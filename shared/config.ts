@@ -78,6 +78,12 @@ const functionSchema = z.object({
   DRIFTLINE_DYNAMODB_ENDPOINT: optionalUrl,
   DRIFTLINE_KINESIS_ENDPOINT: optionalUrl,
   DRIFTLINE_LAMBDA_ENDPOINT: optionalUrl,
+  /**
+   * How long one DynamoDB request may take before the SDK gives up on it (and retries it). Without
+   * one, a request whose answer never comes (a paused or restarted emulator, a lost connection)
+   * waits for ever and holds its batch's partitions with it.
+   */
+  DRIFTLINE_DYNAMODB_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(900_000).default(10_000),
   /** Analysis for data_raw records without driftline headers (produced by another tool). */
   DRIFTLINE_DEFAULT_ANALYSIS: z.string().min(1).optional(),
   AWS_REGION: z.string().min(1).default('us-east-1'),
@@ -111,6 +117,8 @@ export interface FunctionConfig {
     readonly dynamodbEndpoint: string | undefined;
     readonly kinesisEndpoint: string | undefined;
     readonly lambdaEndpoint: string | undefined;
+    /** Unset: the adapter's default (tools that build this object themselves). */
+    readonly dynamodbRequestTimeoutMs?: number;
   };
   readonly defaultAnalysis: string | undefined;
 }
@@ -148,6 +156,7 @@ export function loadFunctionConfig(env: Environment = process.env): FunctionConf
       dynamodbEndpoint: raw.DRIFTLINE_DYNAMODB_ENDPOINT,
       kinesisEndpoint: raw.DRIFTLINE_KINESIS_ENDPOINT,
       lambdaEndpoint: raw.DRIFTLINE_LAMBDA_ENDPOINT,
+      dynamodbRequestTimeoutMs: raw.DRIFTLINE_DYNAMODB_REQUEST_TIMEOUT_MS,
     },
     defaultAnalysis: raw.DRIFTLINE_DEFAULT_ANALYSIS,
   };

@@ -22,6 +22,7 @@ import { PROJECT_ROOT } from '../service-definition.ts';
 import { benchKinesis } from './bench-kinesis.ts';
 import { benchLatency } from './bench-latency.ts';
 import { benchSf } from './bench-sf.ts';
+import { benchSoak } from './bench-soak.ts';
 import { BenchStack } from './bench-stack.ts';
 
 export const benchUsage = `Usage: driftline bench [--only core|e2e|latency|sf|kinesis] [--quick]
@@ -148,6 +149,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     console.log(benchUsage);
     return 0;
   }
+  if (values.only === 'soak') process.exit(await benchSoak({ quick: values.quick }));
   const parts = new Set(values.only ? [values.only] : ['core', 'e2e', 'latency', 'sf', 'kinesis']);
   for (const part of parts) {
     if (!['core', 'e2e', 'latency', 'sf', 'kinesis'].includes(part)) {

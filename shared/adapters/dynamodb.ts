@@ -11,6 +11,7 @@ import {
   PutItemCommand,
   QueryCommand,
 } from '@aws-sdk/client-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { z } from 'zod';
 import type { FunctionConfig } from '../config.ts';
 import type { Json } from '../core/analysis.ts';
@@ -24,14 +25,25 @@ import {
 } from '../pipeline/ports.ts';
 import { itemIdentity } from '../pipeline/state-keys.ts';
 
+/** Used when the caller gives none (tools and tests); the functions' comes from the configuration. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+
 export function createDynamoDbClient(
-  aws: Pick<FunctionConfig['aws'], 'region' | 'dynamodbEndpoint'>,
+  aws: Pick<FunctionConfig['aws'], 'region' | 'dynamodbEndpoint' | 'dynamodbRequestTimeoutMs'>,
 ): DynamoDBClient {
-  if (!aws.dynamodbEndpoint) return new DynamoDBClient({ region: aws.region });
+  // The SDK's default is no timeout at all, and a timeout that only logs a warning: a request whose
+  // answer never comes would hold its invocation, and the trigger's partitions, for ever.
+  const requestHandler = new NodeHttpHandler({
+    connectionTimeout: 3_000,
+    requestTimeout: aws.dynamodbRequestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    throwOnRequestTimeout: true,
+  });
+  if (!aws.dynamodbEndpoint) return new DynamoDBClient({ region: aws.region, requestHandler });
   return new DynamoDBClient({
     region: aws.region,
     endpoint: aws.dynamodbEndpoint,
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    requestHandler,
   });
 }
 
