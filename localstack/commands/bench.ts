@@ -22,6 +22,7 @@ import { PROJECT_ROOT } from '../service-definition.ts';
 import { benchLatency } from './bench-latency.ts';
 import { benchSf } from './bench-sf.ts';
 import { BenchStack } from './bench-stack.ts';
+import { measureYardstick, type Yardstick } from './bench-yardstick.ts';
 
 export const benchUsage = `Usage: driftline bench [--only core|e2e|latency|sf] [--quick]
 
@@ -108,13 +109,46 @@ async function benchE2eRun(bench: BenchStack, rowsPerRecord: number, rows: numbe
   return { rows, seconds: (finished - started) / 1000, rowsPerSecond };
 }
 
+/** The size of one of our data_raw records holding `rowsPerRecord` generated dt rows. */
+function recordBytes(rowsPerRecord: number): number {
+  return dtAnalysis.replay.pack(generatedRows(rowsPerRecord, 7), 'text').length;
+}
+
+/** Each e2e figure as a fraction of each yardstick's messages/s (in rows: × rows per record). */
+function printRatios(rowsPerRecord: number, e2eRowsPerSecond: number, yardstick: Yardstick) {
+  const ratios = {
+    kafkaProducer: e2eRowsPerSecond / (yardstick.kafkaProducer.recordsPerSecond * rowsPerRecord),
+    kafkaConsumer: e2eRowsPerSecond / (yardstick.kafkaConsumer.fetchMessagesPerSecond * rowsPerRecord),
+    kafkajsProducer: e2eRowsPerSecond / (yardstick.kafkajsProducer.recordsPerSecond * rowsPerRecord),
+    kafkajsConsumer: e2eRowsPerSecond / (yardstick.kafkajsConsumer.recordsPerSecond * rowsPerRecord),
+  };
+  const percent = (ratio: number) => `${(ratio * 100).toFixed(1)} %`;
+  console.log(
+    `ratio e2e ${rowsPerRecord} row(s)/record = ${percent(ratios.kafkaProducer)} of Kafka's ProducerPerformance, ` +
+      `${percent(ratios.kafkaConsumer)} of its ConsumerPerformance, ${percent(ratios.kafkajsProducer)} of a bare kafkajs ` +
+      `producer, ${percent(ratios.kafkajsConsumer)} of a bare kafkajs consumer (same broker, same records)`,
+  );
+  return ratios;
+}
+
 async function benchE2e(bench: BenchStack, quick: boolean) {
   const results: Record<string, unknown> = {};
-  for (const [rowsPerRecord, rows] of [
-    [1, quick ? 50_000 : 300_000],
-    [1000, quick ? 200_000 : 1_300_000],
+  for (const [rowsPerRecord, rows, yardstickRecords] of [
+    [1, quick ? 50_000 : 300_000, quick ? 200_000 : 1_000_000],
+    [1000, quick ? 200_000 : 1_300_000, quick ? 1_000 : 5_000],
   ] as const) {
-    results[`e2eRowsPerRecord${rowsPerRecord}`] = await benchE2eRun(bench, rowsPerRecord, rows);
+    const e2e = await benchE2eRun(bench, rowsPerRecord, rows);
+    const yardstick = await measureYardstick(
+      bench.info.endpoints.kafkaBrokers,
+      `${rowsPerRecord}row`,
+      recordBytes(rowsPerRecord),
+      yardstickRecords,
+    );
+    results[`e2eRowsPerRecord${rowsPerRecord}`] = {
+      ...e2e,
+      yardstick,
+      ratios: printRatios(rowsPerRecord, e2e.rowsPerSecond, yardstick),
+    };
   }
   return results;
 }
