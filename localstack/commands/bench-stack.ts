@@ -89,8 +89,18 @@ export class BenchStack {
 
   /** Generates a dt file and uploads it, which starts its replay; returns the run and the PUT time. */
   async upload(rows: number, seed: number, metadata: Record<string, string>) {
+    return this.put(await this.generate(rows, seed), seed, metadata);
+  }
+
+  /** Writes a generated dt file of `rows` rows into the bench folder; returns its path. */
+  async generate(rows: number, seed: number): Promise<string> {
     const file = join(this.workDir, `dt-${seed}-${rows}.csv`);
     await pipeline(Readable.from(generateDt({ rows, seed, format: 'csv' })), createWriteStream(file));
+    return file;
+  }
+
+  /** Uploads a generated file, which starts its replay; returns the run and the PUT time. */
+  async put(file: string, seed: number, metadata: Record<string, string>) {
     const key = `dt/bench-${seed}-${Date.now()}.csv`;
     const started = Date.now();
     const etag = await putObjectFromFile(this.s3, { bucket: this.info.datasetBucket, key, file, metadata });

@@ -28,17 +28,26 @@ import {
   sparkClusterPerMillionRows,
 } from './bench-cost.ts';
 import { benchLatency } from './bench-latency.ts';
+import { benchProfile } from './bench-profile.ts';
 import { benchSf } from './bench-sf.ts';
 import { BenchStack } from './bench-stack.ts';
+import { benchSweep, runSweepStack } from './bench-sweep.ts';
 import { measureYardstick, type Yardstick } from './bench-yardstick.ts';
 
-export const benchUsage = `Usage: driftline bench [--only core|e2e|latency|sf] [--runs N] [--quick]
+export const benchUsage = `Usage: driftline bench [--only core|e2e|latency|sf] [--runs N] [--quick] | --profile | --sweep | --sweep-quick
 
 Measures the dt core, end-to-end throughput on the local stack, and produce → data_clean latency.
 Prints the figures and writes bench-results/<timestamp>.json (and latest.json).
 
 Options:
   --only X   run one part (sf needs ../shared/data/sf beside the project)
+  --sweep    the source system's metrics analysis: partitions (1, 5, 10, 100, 200), input rate
+             (1000, 5000, full speed), rows per message, trigger batch size and batching window, one
+             at a time around a default point (~12 min); writes bench-results/sweep-<time>/report.md
+             with SVG plots
+  --sweep-quick  the same with fewer points and shorter runs (a smoke run, ~3 min)
+  --profile  a CPU profile of one e2e run at 1 row per message: µs per row of replay, the local
+             trigger and aggregate (writes bench-results/profile-<time>.cpuprofile)
   --runs N   repeat the e2e part and its yardsticks N times on the same stack; prints the medians
   --quick    smaller inputs (a smoke run; figures are less stable)`;
 
@@ -269,6 +278,11 @@ export async function benchCommand(args: string[]): Promise<number> {
       only: { type: 'string' },
       quick: { type: 'boolean', default: false },
       runs: { type: 'string', default: '1' },
+      sweep: { type: 'boolean', default: false },
+      'sweep-quick': { type: 'boolean', default: false },
+      'sweep-config': { type: 'string' },
+      'sweep-out': { type: 'string' },
+      profile: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -276,6 +290,10 @@ export async function benchCommand(args: string[]): Promise<number> {
     console.log(benchUsage);
     return 0;
   }
+  if (values['sweep-config'] && values['sweep-out'])
+    process.exit(await runSweepStack(values['sweep-config'], values['sweep-out']));
+  if (values.profile) process.exit(await benchProfile(values.quick ? 30_000 : 150_000));
+  if (values.sweep || values['sweep-quick']) process.exit(await benchSweep(values['sweep-quick']));
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) {
     console.error(`driftline bench: --runs takes a whole number from 1, not "${values.runs}"`);

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { type CpuProfile, perRowBreakdown, stageTimes } from '../../../localstack/commands/bench-profile.ts';
+
+const root = '/work/project';
+/** A small profile: a stage frame calling shared code, kafkajs on its own, GC and idle. */
+const profile: CpuProfile = {
+  startTime: 0,
+  endTime: 1000,
+  nodes: [
+    { id: 1, callFrame: { functionName: '(root)', url: '' }, children: [2, 5, 7, 8, 9] },
+    {
+      id: 2,
+      callFrame: { functionName: 'handler', url: `file://${root}/functions/aggregate.ts` },
+      children: [3],
+    },
+    {
+      id: 3,
+      callFrame: { functionName: 'applyBatch', url: `file://${root}/shared/analyses/dt/reducer.ts` },
+      children: [4],
+    },
+    {
+      id: 4,
+      callFrame: { functionName: 'send', url: `file://${root}/node_modules/kafkajs/src/producer/index.js` },
+    },
+    {
+      id: 5,
+      callFrame: { functionName: 'dispatch', url: `file://${root}/localstack/msk-trigger.ts` },
+      children: [6],
+    },
+    { id: 6, callFrame: { functionName: 'take', url: `file://${root}/localstack/trigger-buffer.ts` } },
+    {
+      id: 7,
+      callFrame: {
+        functionName: 'onData',
+        url: `file://${root}/node_modules/kafkajs/src/network/connection.js`,
+      },
+    },
+    { id: 8, callFrame: { functionName: '(garbage collector)', url: '' } },
+    { id: 9, callFrame: { functionName: '(idle)', url: '' } },
+  ],
+  // Each sample stands for the delta that follows it: 10, 20, 30, 40, 50, 60 µs.
+  samples: [3, 4, 6, 7, 8, 9],
+  timeDeltas: [0, 10, 20, 30, 40, 50, 60],
+};
+
+describe('the per-stage breakdown of a CPU profile', () => {
+  it('charges shared code and libraries to the innermost stage on the stack', () => {
+    const times = stageTimes(profile);
+    expect(times.get('aggregate (decode, fold, state, summary)')).toBe(30);
+    expect(times.get('local MSK trigger (fetch, buffer, event build)')).toBe(30);
+    expect(times.get('kafkajs, outside any stage (socket reads, protocol)')).toBe(40);
+    expect(times.get('garbage collector')).toBe(50);
+    expect(times.get('idle')).toBe(60);
+  });
+
+  it('gives µs per row, largest first, without idle', () => {
+    const breakdown = perRowBreakdown(profile, 10);
+    expect(breakdown[0]).toEqual({ stage: 'garbage collector', microsPerRow: 5 });
+    expect(breakdown.map((entry) => entry.stage)).not.toContain('idle');
+    expect(breakdown.reduce((sum, entry) => sum + entry.microsPerRow, 0)).toBeCloseTo(15);
+  });
+});
