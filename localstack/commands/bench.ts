@@ -8,6 +8,12 @@
  *   sf         the full SF calls file (199,999 records) at full speed, exact and bounded dedup:
  *              wall time, rows/s, peak memory of each process, state size at the end
  *
+ * With e2e come its yardsticks, on the same broker in the same run (bench-yardstick.ts): Kafka's
+ * ProducerPerformance and ConsumerPerformance and a bare kafkajs producer and consumer, each e2e
+ * figure printed as a ratio of them; and the cost per million rows on AWS from the handler time
+ * measured (bench-cost.ts). `--sweep` is the source system's metrics analysis (bench-sweep.ts),
+ * `--profile` the per-stage breakdown (bench-profile.ts).
+ *
  * Benchmarks run on an isolated stack (temporary folder, free ports). Results are printed and
  * written to bench-results/<timestamp>.json and bench-results/latest.json.
  */
