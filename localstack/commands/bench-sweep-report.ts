@@ -90,7 +90,13 @@ export function factorSpec(run: SweepRun, factor: Factor): TopLevelSpec {
       height: 140,
       mark: { type: 'line', point: true },
       encoding: {
-        x: { field: 'x', type: 'ordinal', sort: order, title: FACTOR_TITLES[factor] },
+        x: {
+          field: 'x',
+          type: 'ordinal',
+          sort: order,
+          title: FACTOR_TITLES[factor],
+          axis: { labelAngle: 0 },
+        },
         y: { field: 'value', type: 'quantitative', title: null },
         color: { field: 'series', type: 'nominal', title: null },
       },
