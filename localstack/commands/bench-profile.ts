@@ -46,9 +46,18 @@ const STAGES: readonly [string, RegExp][] = [
 
 /** Where a sample with no stage frame ran. */
 const LEAF_CATEGORIES: readonly [string, RegExp][] = [
-  ['kafkajs, outside any stage (socket reads, protocol)', /node_modules\/kafkajs\//],
-  ['AWS SDK, outside any stage (HTTP responses)', /node_modules\/@(aws-sdk|smithy|aws-crypto)\//],
-  ['Node internals, outside any stage', /^node:/],
+  [
+    "kafkajs encoding produce requests (mostly replay's)",
+    /kafkajs\/src\/(producer\/|protocol\/requests\/produce\/|protocol\/encoder|protocol\/recordBatch\/(record\/v0\/index|crc32C|v0\/index))/,
+  ],
+  [
+    "kafkajs decoding fetches (the trigger's)",
+    /kafkajs\/src\/(consumer\/|protocol\/requests\/fetch\/|protocol\/(decoder|recordBatch\/.*decoder))/,
+  ],
+  ['kafkajs, other (network, long, metadata)', /node_modules\/kafkajs\//],
+  ['AWS SDK, outside any stage (HTTP to S3/DynamoDB)', /node_modules\/@(aws-sdk|smithy|aws-crypto)\//],
+  ['zod validation, outside any stage', /node_modules\/zod\//],
+  ['Node internals and native (buffers, sockets, microtasks)', /^node:|^$/],
 ];
 
 function leafCategory(functionName: string, url: string): string {
