@@ -83,7 +83,7 @@ export function costPerMillionRows(inputs: CostInputs): Cost {
 
 /**
  * The same million rows replayed at `rate` rows/s into `partitions` partitions (the source system's
- * pace): a slice per partition per batching window, each costing the fixed time plus the measured
+ * pace): a slice per partition per batching window (at most one per record), each costing the fixed time plus the measured
  * time per row; the replay runs for the whole 1e6 / rate seconds.
  */
 export function pacedInputs(options: {
@@ -96,7 +96,9 @@ export function pacedInputs(options: {
 }): CostInputs {
   const rows = 1e6;
   const replaySeconds = rows / options.rate;
-  const slices = Math.ceil(replaySeconds / ASSUMPTIONS.batchingWindowSeconds) * options.partitions;
+  // A slice per partition per window, but never more slices than records (packed records are few).
+  const windows = Math.ceil(replaySeconds / ASSUMPTIONS.batchingWindowSeconds);
+  const slices = Math.min(windows * options.partitions, Math.ceil(rows / options.rowsPerRecord));
   return {
     rows,
     replaySeconds,

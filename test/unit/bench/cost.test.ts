@@ -55,6 +55,19 @@ describe('the cost model per million rows', () => {
     expect(cost.totalDollars).toBeCloseTo(0.32, 2);
   });
 
+  it('never counts more paced slices than records: 1000 rows per record at 1000 rows/s is a record a second', () => {
+    const inputs = pacedInputs({
+      rate: 1000,
+      partitions: 10,
+      aggregateSecondsPerRow: 0,
+      replayMemoryMb: 1024,
+      aggregateMemoryMb: 512,
+      rowsPerRecord: 1000,
+    });
+    expect(inputs.slices).toBe(1000);
+    expect(costPerMillionRows(inputs).kafkaMessages).toBe(2000);
+  });
+
   it('prices the always-on cluster by the hour, whatever flows', () => {
     const spark = sparkClusterPerMillionRows(1000);
     expect(spark.perHour).toBeCloseTo(SPARK_CLUSTER.nodes * 0.24);
