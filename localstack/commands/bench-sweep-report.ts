@@ -45,6 +45,8 @@ export interface SweepRun {
   readonly quick: boolean;
   readonly defaults: SweepSettings;
   readonly points: readonly SweepPoint[];
+  /** Stack configurations that failed, with why: their points are missing from the plots. */
+  readonly failures?: readonly string[];
   readonly seconds: number;
 }
 
@@ -164,6 +166,7 @@ export function reportMarkdown(run: SweepRun): string {
       'throughput = rows from the PUT to the last row aggregated; latency = produce → data_clean of the oldest ' +
       'row of each batch. One run per point (a sweep shows shapes; the bench gives medians).',
     '',
+    ...(run.failures ?? []).flatMap((failure) => [`**Failed, so missing below:** ${failure}`, '']),
     `![batch processing time vs batch size](${SCATTER_FILE})`,
     '',
     ...FACTORS.flatMap((factor) => [`![${FACTOR_TITLES[factor]}](${plotFile(factor)})`, '']),

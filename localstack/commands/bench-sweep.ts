@@ -193,6 +193,7 @@ export async function benchSweep(quick: boolean): Promise<number> {
     `sweep: ${total} points on ${plans.length} stacks, one factor at a time around ${describeSettings(SWEEP_DEFAULTS)}`,
   );
   const points: SweepPoint[] = [];
+  const failures: string[] = [];
   for (const [index, plan] of plans.entries()) {
     const elapsed = Math.round((Date.now() - started) / 1000);
     console.log(
@@ -202,8 +203,16 @@ export async function benchSweep(quick: boolean): Promise<number> {
     const planFile = join(tmpdir(), `driftline-sweep-${process.pid}-${index}.json`);
     const outFile = `${planFile}.out`;
     await writeFile(planFile, JSON.stringify(plan));
-    await runChild(['--sweep-config', planFile, '--sweep-out', outFile]);
-    points.push(...(JSON.parse(await readFile(outFile, 'utf8')) as SweepPoint[]));
+    try {
+      await runChild(['--sweep-config', planFile, '--sweep-out', outFile]);
+      points.push(...(JSON.parse(await readFile(outFile, 'utf8')) as SweepPoint[]));
+    } catch (error) {
+      // One configuration failing (a limit of an emulator, say) leaves the others worth reporting.
+      const message = error instanceof Error ? error.message : String(error);
+      const failure = `stack with ${plan.partitions} partitions, batch size ${plan.batchSize}, window ${plan.batchingWindowMs} ms: ${message.split('\n').slice(0, 2).join(' ')}`;
+      console.log(`sweep [${index + 1}/${plans.length}] FAILED ${failure}`);
+      failures.push(failure);
+    }
   }
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const files = await writeSweepReport(dir, {
@@ -212,8 +221,9 @@ export async function benchSweep(quick: boolean): Promise<number> {
     quick,
     defaults: SWEEP_DEFAULTS,
     points,
+    failures,
     seconds: (Date.now() - started) / 1000,
   });
   console.log(`sweep: done in ${Math.round((Date.now() - started) / 1000)} s; report ${files[0]}`);
-  return 0;
+  return failures.length === 0 ? 0 : 1;
 }

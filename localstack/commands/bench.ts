@@ -42,8 +42,10 @@ import { measureYardstick, type Yardstick } from './bench-yardstick.ts';
 
 export const benchUsage = `Usage: driftline bench [--only core|e2e|latency|sf] [--runs N] [--quick] | --profile | --sweep | --sweep-quick
 
-Measures the dt core, end-to-end throughput on the local stack, and produce → data_clean latency.
-Prints the figures and writes bench-results/<timestamp>.json (and latest.json).
+Measures the dt core, end-to-end throughput on the local stack (with Kafka's own perf tools and a
+bare kafkajs client on the same broker as yardsticks, and the cost per million rows on AWS), and
+produce → data_clean latency. Prints the figures and writes bench-results/<timestamp>.json (and
+latest.json).
 
 Options:
   --only X   run one part (sf needs ../shared/data/sf beside the project)
@@ -51,7 +53,7 @@ Options:
              (1000, 5000, full speed), rows per message, trigger batch size and batching window, one
              at a time around a default point (~12 min); writes bench-results/sweep-<time>/report.md
              with SVG plots
-  --sweep-quick  the same with fewer points and shorter runs (a smoke run, ~3 min)
+  --sweep-quick  the same with fewer points and shorter runs (a smoke run, ~2 min)
   --profile  a CPU profile of one e2e run at 1 row per message: µs per row of replay, the local
              trigger and aggregate (writes bench-results/profile-<time>.cpuprofile)
   --runs N   repeat the e2e part and its yardsticks N times on the same stack; prints the medians

@@ -68,6 +68,10 @@ describe('the sweep report', () => {
     );
     expect(report).toContain('| rate | 10 | full speed |');
     expect(report).toContain('2 × AMD EPYC');
+    expect(report).not.toContain('Failed');
+    expect(reportMarkdown({ ...run, failures: ['stack with 200 partitions: shard limit'] })).toContain(
+      '**Failed, so missing below:** stack with 200 partitions: shard limit',
+    );
   });
 
   it('renders the plots as SVG files, headless, with their data drawn', async () => {
