@@ -51,7 +51,7 @@ Options:
   --only X   run one part (sf needs ../shared/data/sf beside the project)
   --sweep    the source system's metrics analysis: partitions (1, 5, 10, 100, 200), input rate
              (1000, 5000, full speed), rows per message, trigger batch size and batching window, one
-             at a time around a default point (~12 min); writes bench-results/sweep-<time>/report.md
+             at a time around a default point (~9 min); writes bench-results/sweep-<time>/report.md
              with SVG plots
   --sweep-quick  the same with fewer points and shorter runs (a smoke run, ~2 min)
   --profile  a CPU profile of one e2e run at 1 row per message: µs per row of replay, the local
