@@ -1,7 +1,8 @@
 /**
- * The functions of serverless.yml, made runnable in this process: their environment pointed at the
- * local stack, and their handler modules imported. Handlers read their configuration at import, so
- * the environment must be in `process.env` before `importFunctions`.
+ * The functions of serverless.yml, made runnable: their environment pointed at the local stack, and
+ * their handler modules imported (in each function's sandbox process, sandbox-host.ts). Handlers
+ * read their configuration at import, so the environment must be in `process.env` before
+ * `importFunctions`: the sandbox is started with it.
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';

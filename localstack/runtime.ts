@@ -14,24 +14,25 @@
  * - `httpApi` events: a local HTTP server turns requests into API Gateway v2 events.
  * - The Lambda Invoke API (`POST /2015-03-31/functions/{name}/invocations`) on the same server, so
  *   replay's self-continuation goes through the real Lambda SDK client.
- * Handlers read their configuration at import, from the environment this module sets first; one
- * runtime per process.
+ * Each function runs in a sandbox process of its own (function-sandbox.ts), as on Lambda: a crash or
+ * an out-of-memory there fails only that function's invocations in flight, which their caller
+ * retries, and the functions use more than one core.
  *
- * This module only composes the steps: function-loader.ts (environment, handlers), lambda-context.ts
- * (one invocation), async-invoke.ts (queued, retried invocations), http-gateway.ts, s3-trigger.ts,
- * msk-trigger.ts and replay-continuation.ts.
+ * This module only composes the steps: function-loader.ts (environment), function-sandbox.ts
+ * (the processes), lambda-context.ts (one invocation), async-invoke.ts (queued, retried
+ * invocations), http-gateway.ts, s3-trigger.ts, msk-trigger.ts and replay-continuation.ts.
  */
 import { createKafka, type Kafka } from '../shared/adapters/kafka.ts';
 import { createStateStore } from '../shared/adapters/state-store.ts';
 import { loadFunctionConfig } from '../shared/config.ts';
 import { continuedObject } from '../shared/pipeline/replay-event.ts';
 import { type AsyncInvoker, createAsyncInvoker } from './async-invoke.ts';
-import { importFunctions, localFunctionEnvironment } from './function-loader.ts';
+import { localFunctionEnvironment } from './function-loader.ts';
+import { startFunctionSandboxes } from './function-sandbox.ts';
 import { type HttpGateway, listenHttpGateway } from './http-gateway.ts';
 import {
   createLambdaInvoker,
   type InvocationStats,
-  type LambdaHandler,
   type LambdaInvoker,
   type LoadedFunction,
 } from './lambda-context.ts';
@@ -50,8 +51,12 @@ export interface RuntimeOptions {
   readonly apiPort: number;
   /** Extra environment for the functions (e.g. DRIFTLINE_REPLAY_RATE=0). */
   readonly environment?: Readonly<Record<string, string>>;
-  /** Lets tests wrap a handler (e.g. make aggregate fail once). */
-  readonly wrapHandler?: (functionId: string, handler: LambdaHandler) => LambdaHandler;
+  /**
+   * A module imported in every function's sandbox that exports
+   * `wrapHandler(functionId: string, handler: LambdaHandler): LambdaHandler` (tests inject faults
+   * with it; it is configured through `environment`, as the sandboxes share no memory with us).
+   */
+  readonly handlerWrapper?: string;
   /**
    * Kafka triggers: `batchSize` overrides serverless.yml's (e.g. 200 to reproduce a source job's
    * maxOffsetsPerTrigger), and so does `batchingWindowMs`; `paused` starts them only at
@@ -77,6 +82,8 @@ export interface RunningRuntime {
   readonly stats: () => {
     readonly functions: Record<string, InvocationStats>;
     readonly triggers: ReturnType<RunningMskTrigger['stats']>[];
+    /** The pid of each function's sandbox process (function-sandbox.ts), while it runs. */
+    readonly sandboxes: Record<string, number>;
   };
   stop(): Promise<void>;
 }
@@ -91,19 +98,24 @@ const STOP_WAIT_FOR_INVOCATIONS_MS = 15_000;
 export async function startPipelineRuntime(options: RuntimeOptions): Promise<RunningRuntime> {
   const { stack, log } = options;
   const service = await loadServiceDefinition({ stage: stack.stage, cacheDir: options.cacheDir });
-  // Listening first: the functions' environment needs the Lambda endpoint, before their import.
+  // Listening first: the functions' environment needs the Lambda endpoint, before their init.
   const gateway = await listenHttpGateway(options.apiPort);
-  Object.assign(
-    process.env,
-    localFunctionEnvironment({
-      functions: service.functions,
-      stack,
-      lambdaEndpoint: gateway.url,
-      inherited: process.env,
-      overrides: options.environment,
-    }),
-  );
-  const functions = await importFunctions(service.functions, options.wrapHandler);
+  const environment = localFunctionEnvironment({
+    functions: service.functions,
+    stack,
+    lambdaEndpoint: gateway.url,
+    inherited: process.env,
+    overrides: options.environment,
+  });
+  const sandboxes = await startFunctionSandboxes(service.functions, {
+    environment: { ...inheritedProcessEnvironment(), ...environment },
+    handlerWrapper: options.handlerWrapper,
+    log,
+  }).catch(async (error: unknown) => {
+    await gateway.close();
+    throw error;
+  });
+  const { functions } = sandboxes;
 
   let stopping = false;
   const isStopping = () => stopping;
@@ -137,7 +149,7 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
     log,
   });
 
-  const store = createStateStore(loadFunctionConfig(process.env));
+  const store = createStateStore(loadFunctionConfig(environment));
   const replayWatch = watchAbandonedReplays({
     functions,
     store,
@@ -150,10 +162,12 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
   return {
     apiUrl: gateway.url,
     resumeTriggers: triggers.resume,
-    stats: () => ({ functions: lambda.stats(), triggers: triggers.stats() }),
+    stats: () => ({ functions: lambda.stats(), triggers: triggers.stats(), sandboxes: sandboxes.pids() }),
     async stop() {
       stopping = true;
+      sandboxes.stopping();
       await stopParts({ replayWatch, asyncInvoker, consumers, triggers, lambda, gateway, log });
+      await sandboxes.close();
     },
   };
 }
@@ -215,6 +229,11 @@ interface KafkaTriggers {
   stop(): Promise<void>;
 }
 
+/** The consumer group of a function's Kafka trigger (the event source mapping's own group on AWS). */
+export function triggerGroupId(stage: string, functionId: string, topic: string): string {
+  return `driftline-${stage}-${functionId}-${topic}`;
+}
+
 /** Kafka-triggered functions: each enabled `msk` trigger of serverless.yml, started on `resume`. */
 function kafkaTriggers(deps: {
   readonly kafka: Kafka;
@@ -234,7 +253,7 @@ function kafkaTriggers(deps: {
           await startMskTrigger({
             kafka,
             topic: trigger.topic,
-            groupId: `driftline-${stack.stage}-${definition.id}-${trigger.topic}`,
+            groupId: triggerGroupId(stack.stage, definition.id, trigger.topic),
             batchSize: options.kafkaTriggers?.batchSize ?? trigger.batchSize,
             ...batchingWindow(options.kafkaTriggers?.batchingWindowMs, trigger.maximumBatchingWindow),
             startingPosition: trigger.startingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
@@ -261,4 +280,11 @@ function kafkaTriggers(deps: {
       await Promise.allSettled(triggers.map((trigger) => trigger.stop()));
     },
   };
+}
+
+/** The runtime's own environment (PATH, HOME, proxies, credentials), as a Lambda's base environment. */
+function inheritedProcessEnvironment(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
 }

@@ -64,7 +64,11 @@ const tableResource = z.object({
 
 const printedSchema = z.object({
   service: z.string(),
-  provider: z.object({ environment: stringMap.default({}), memorySize: z.number().int().optional() }),
+  provider: z.object({
+    environment: stringMap.default({}),
+    // The framework's default when neither the provider nor the function sets it.
+    memorySize: z.number().int().default(1024),
+  }),
   custom: z.object({
     datasetBucket: z.string(),
     stateBucket: z.string(),
@@ -88,8 +92,8 @@ export interface FunctionDefinition {
   readonly handlerModule: string;
   readonly handlerExport: string;
   readonly timeoutSeconds: number;
-  /** The function's memorySize, else provider.memorySize, else the framework's default (1024 MB). */
-  readonly memorySizeMb?: number;
+  /** The function's memory (its own, else the provider's): the local sandbox's heap limit. */
+  readonly memorySizeMb: number;
   /** provider.environment merged with the function's own, as Lambda sees it. */
   readonly environment: Readonly<Record<string, string>>;
   readonly s3Triggers: readonly S3Trigger[];
@@ -127,7 +131,7 @@ export function parseServiceDefinition(printed: unknown, stage: string): Service
       handlerModule: `${fn.handler.slice(0, lastDot)}.ts`,
       handlerExport: fn.handler.slice(lastDot + 1),
       timeoutSeconds: fn.timeout,
-      memorySizeMb: fn.memorySize ?? doc.provider.memorySize ?? 1024,
+      memorySizeMb: fn.memorySize ?? doc.provider.memorySize,
       environment: { ...doc.provider.environment, ...fn.environment },
       s3Triggers: events.flatMap((event) => {
         const parsed = s3Event.safeParse(event);

@@ -6,16 +6,19 @@
  */
 import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import type { LambdaHandler, RunningRuntime } from '../../localstack/runtime.ts';
+import type { RunningRuntime } from '../../localstack/runtime.ts';
 import { encodeNotificationKey } from '../../localstack/s3-notifications.ts';
 import { PROJECT_ROOT } from '../../localstack/service-definition.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
+import { faultEnvironment, faultLog, HANDLER_FAULTS_MODULE } from '../support/handler-faults.ts';
 import { pollUntil, pollWhileProgressing, stackClients } from '../support/stack-clients.ts';
 import { startTestRuntime, type TestRuntime, writeTelescopeCsv } from '../support/test-runtime.ts';
 
@@ -80,32 +83,24 @@ describe('the dt pipeline on the local stack', () => {
   let workDir = '';
   let runtime: RunningRuntime;
   let test: TestRuntime;
-  let aggregateCalls = 0;
-  let injectedFailures = 0;
+  let faultDir = '';
 
   beforeAll(async () => {
-    // Fail the 3rd aggregate invocation *after* it has written state and published its summary:
-    // the hardest retry, where everything must be recognised as already applied.
-    const wrapHandler = (functionId: string, handler: LambdaHandler): LambdaHandler =>
-      functionId !== 'aggregate'
-        ? handler
-        : async (event, context) => {
-            // Numbered before awaiting: invocations of different partitions run concurrently.
-            aggregateCalls += 1;
-            const call = aggregateCalls;
-            const result = await handler(event, context);
-            if (call === 3) {
-              injectedFailures += 1;
-              throw new Error('injected failure after a successful state write');
-            }
-            return result;
-          };
-    test = await startTestRuntime(stack, 'dt', { wrapHandler });
+    // The 3rd aggregate invocation fails *after* it has written state and published its summary.
+    faultDir = await mkdtemp(join(tmpdir(), 'driftline-dt-faults-'));
+    test = await startTestRuntime(stack, 'dt', {
+      handlerWrapper: HANDLER_FAULTS_MODULE,
+      environment: {
+        DRIFTLINE_REPLAY_RATE: '0',
+        ...faultEnvironment({ logDir: faultDir, aggregateFailsCall: 3 }),
+      },
+    });
     ({ runtime, workDir } = test);
   });
 
   afterAll(async () => {
     await test?.stop();
+    if (faultDir) await rm(faultDir, { recursive: true, force: true });
   });
 
   it('matches driftline analyze exactly, with a retried batch and a duplicated S3 event', async () => {
@@ -171,7 +166,7 @@ describe('the dt pipeline on the local stack', () => {
     const ours = replays.replays.find((replay) => replay.key === key);
     expect(ours).toMatchObject({ status: 'done', rowsSent: ROWS });
 
-    expect(injectedFailures).toBe(1);
+    expect(await faultLog(faultDir, 'aggregate-failed')).toHaveLength(1);
     expect(summary.rows).toBe(ROWS);
     expect(summary.summary).toEqual(expected);
     // Let the late duplicate notification be handled, then check nothing changed.
@@ -200,15 +195,18 @@ describe('the dt pipeline on the local stack', () => {
       void consumer
         .run({
           eachMessage: async ({ message }) => {
-            messages += 1;
+            if (Number(message.offset) + 1 >= end) resolveAll();
             const text = message.value?.toString('utf8') ?? '';
-            const parsed = cleanMessage.safeParse(JSON.parse(text));
+            const body: unknown = JSON.parse(text);
+            // data_clean is shared by the whole run: other files' analyses publish there too.
+            if (z.object({ analysis: z.string() }).parse(body).analysis !== 'dt') return;
+            messages += 1;
+            const parsed = cleanMessage.safeParse(body);
             if (!parsed.success) rejectAll(new Error(`invalid data_clean message: ${parsed.error.message}`));
             const id = parsed.data?.msg_ID ?? '';
             const before = byId.get(id);
             if (before !== undefined && before !== text) repeatedWithOtherBody += 1;
             byId.set(id, text);
-            if (Number(message.offset) + 1 >= end) resolveAll();
           },
         })
         .catch(rejectAll);

@@ -4,12 +4,13 @@
  * checkpoint (not find it "held" by the failed attempt and give up), and the rows the failed attempt
  * sent after that checkpoint, sent again, must not be counted twice.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import type { LambdaHandler } from '../../localstack/runtime.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
+import { faultEnvironment, faultLog, HANDLER_FAULTS_MODULE } from '../support/handler-faults.ts';
 import { pollUntil, stackClients } from '../support/stack-clients.ts';
 import { startTestRuntime, type TestRuntime, writeTelescopeCsv } from '../support/test-runtime.ts';
 
@@ -34,38 +35,24 @@ async function getJson(url: string): Promise<unknown> {
 
 describe('a replay that fails half-way', () => {
   let test: TestRuntime;
-  const replayRequestIds: string[] = [];
-  let injected = 0;
+  let faultDir = '';
 
   beforeAll(async () => {
     // The first replay attempt dies at its second checkpoint: after the rows up to it were sent,
-    // before the checkpoint was written. (Replay asks for the time left when it takes its lease
-    // and twice per checkpoint; the fourth question is the second checkpoint's.)
-    const wrapHandler = (functionId: string, handler: LambdaHandler): LambdaHandler =>
-      functionId !== 'replay'
-        ? handler
-        : async (event, context) => {
-            // Other tests may have left replays that this runtime continues: leave those alone.
-            if (!JSON.stringify(event).includes(KEY)) return handler(event, context);
-            replayRequestIds.push(context.awsRequestId);
-            if (injected > 0) return handler(event, context);
-            injected += 1;
-            let questions = 0;
-            const failing: Context = {
-              ...context,
-              getRemainingTimeInMillis: () => {
-                questions += 1;
-                if (questions === 4) throw new Error('injected crash at the second checkpoint');
-                return context.getRemainingTimeInMillis();
-              },
-            };
-            return handler(event, failing);
-          };
-    test = await startTestRuntime(stack, 'retry', { wrapHandler });
+    // before the checkpoint was written (test/support/handler-faults.ts).
+    faultDir = await mkdtemp(join(tmpdir(), 'driftline-retry-faults-'));
+    test = await startTestRuntime(stack, 'retry', {
+      handlerWrapper: HANDLER_FAULTS_MODULE,
+      environment: {
+        DRIFTLINE_REPLAY_RATE: '0',
+        ...faultEnvironment({ logDir: faultDir, replayCrashesFor: KEY }),
+      },
+    });
   });
 
   afterAll(async () => {
     await test?.stop();
+    if (faultDir) await rm(faultDir, { recursive: true, force: true });
   });
 
   it('is resumed by the retry, which keeps the request id, and no row is counted twice', async () => {
@@ -103,8 +90,9 @@ describe('a replay that fails half-way', () => {
       { timeoutMs: 120_000, intervalMs: 250, what: `${ROWS} rows aggregated`, explain },
     );
 
-    expect(injected).toBe(1);
+    expect(await faultLog(faultDir, 'replay-crashed')).toHaveLength(1);
     expect(replay).toMatchObject({ status: 'done', rowsSent: ROWS, invocations: 2 });
+    const replayRequestIds = await faultLog(faultDir, 'replay-requests');
     expect(replayRequestIds).toHaveLength(2);
     expect(replayRequestIds[1]).toBe(replayRequestIds[0]);
     // Rows 10,001–20,000 went out twice (before the crash and after the resume); counted once.

@@ -15,6 +15,7 @@ function loadedFunction(handler: LambdaHandler, fields: Partial<FunctionDefiniti
       handlerModule: 'functions/replay.ts',
       handlerExport: 'handler',
       timeoutSeconds: 6,
+      memorySizeMb: 512,
       environment: {},
       s3Triggers: [],
       mskTriggers: [],

@@ -19,6 +19,7 @@ function replayFunction(): Map<string, LoadedFunction> {
     handlerModule: 'functions/replay.ts',
     handlerExport: 'handler',
     timeoutSeconds: 900,
+    memorySizeMb: 1024,
     environment: {},
     s3Triggers: [{ bucket: BUCKET, event: 's3:ObjectCreated:*', existing: true, rules: [] }],
     mskTriggers: [],
