@@ -1,14 +1,17 @@
 /**
- * `driftline bench --profile`: where the time of one row goes. A CPU profile (the inspector's
- * Profiler, in this process: replay, the local MSK trigger and aggregate all run here) of an e2e
- * run at 1 row per message, its samples attributed to pipeline stages, printed as µs per row.
+ * `driftline bench --profile`: where the time of one row goes, per process. An e2e run at 1 row per
+ * message, profiled in every process of the runtime: this one (the inspector's Profiler: the local
+ * MSK trigger, the S3 trigger, the gateway) and each function's sandbox (`--cpu-prof`: it writes its
+ * profile when it exits at the runtime's stop). Only the samples within the run's window count (V8's
+ * profile timestamps are the system's monotonic clock, the same in every process); they are
+ * attributed to pipeline stages and printed as µs per row.
  *
  * A sample belongs to the innermost stage frame on its stack (shared code — analyses, adapters — is
  * charged to the stage that called it). Samples whose stack holds no stage frame (kafkajs reading a
  * socket, an SDK response parsed after an await) are charged by where they ran: those are the I/O
  * callbacks that async stacks cut loose from their caller.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../service-definition.ts';
@@ -29,6 +32,10 @@ export interface CpuProfile {
 
 /** Stage frames, by the project file they run in. */
 const STAGES: readonly [string, RegExp][] = [
+  [
+    'sandbox IPC (events and results to and from the sandbox)',
+    /\/localstack\/(function-sandbox|sandbox-host|sandbox-protocol)\.ts/,
+  ],
   [
     'replay (S3 read, framing, packing, produce)',
     /\/functions\/replay\.ts|\/shared\/pipeline\/replay|\/localstack\/s3-trigger/,
@@ -68,8 +75,14 @@ function leafCategory(functionName: string, url: string): string {
   return 'other';
 }
 
-/** Microseconds of samples per stage over the profile. */
-export function stageTimes(profile: CpuProfile): Map<string, number> {
+/** A span of V8's monotonic clock, in µs (a profile's startTime and endTime). */
+export interface ProfileWindow {
+  readonly startMicros: number;
+  readonly endMicros: number;
+}
+
+/** Microseconds of samples per stage over the profile, or over those of its samples in `window`. */
+export function stageTimes(profile: CpuProfile, window?: ProfileWindow): Map<string, number> {
   const parent = new Map<number, number>();
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
@@ -94,8 +107,11 @@ export function stageTimes(profile: CpuProfile): Map<string, number> {
   const times = new Map<string, number>();
   const samples = profile.samples ?? [];
   const deltas = profile.timeDeltas ?? [];
+  let timestamp = profile.startTime;
   for (let index = 0; index < samples.length; index++) {
     // timeDeltas[i] is the time before sample i; the sample stands for the time up to the next one.
+    timestamp += deltas[index] ?? 0;
+    if (window && (timestamp < window.startMicros || timestamp >= window.endMicros)) continue;
     const micros = deltas[index + 1] ?? 0;
     const stage = resolve(samples[index] as number);
     times.set(stage, (times.get(stage) ?? 0) + Math.max(0, micros));
@@ -107,18 +123,76 @@ export function stageTimes(profile: CpuProfile): Map<string, number> {
 export function perRowBreakdown(
   profile: CpuProfile,
   rows: number,
+  window?: ProfileWindow,
 ): { stage: string; microsPerRow: number }[] {
-  return [...stageTimes(profile)]
+  return [...stageTimes(profile, window)]
     .filter(([stage]) => stage !== 'idle')
     .map(([stage, micros]) => ({ stage, microsPerRow: micros / rows }))
     .sort((a, b) => b.microsPerRow - a.microsPerRow);
 }
 
+/** The pid in a `--cpu-prof` file name (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile). */
+export function cpuProfilePid(fileName: string): number | undefined {
+  const match = /^CPU\.\d+\.\d+\.(\d+)\.\d+\.\d+\.cpuprofile$/.exec(fileName);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** µs per row of each stage in each process, the stages ordered by their sum over the processes. */
+export function perProcessBreakdown(
+  profiles: ReadonlyMap<string, CpuProfile>,
+  rows: number,
+  window: ProfileWindow,
+): { processes: string[]; rows: { stage: string; microsPerRow: number[] }[]; busy: number[] } {
+  const processes = [...profiles.keys()];
+  const byProcess = processes.map((name) => perRowBreakdown(profiles.get(name) as CpuProfile, rows, window));
+  const stages = new Map<string, number[]>();
+  byProcess.forEach((breakdown, column) => {
+    for (const { stage, microsPerRow } of breakdown) {
+      const cells = stages.get(stage) ?? processes.map(() => 0);
+      cells[column] = microsPerRow;
+      stages.set(stage, cells);
+    }
+  });
+  const sum = (cells: readonly number[]) => cells.reduce((total, cell) => total + cell, 0);
+  return {
+    processes,
+    rows: [...stages]
+      .map(([stage, microsPerRow]) => ({ stage, microsPerRow }))
+      .sort((a, b) => sum(b.microsPerRow) - sum(a.microsPerRow)),
+    busy: byProcess.map((breakdown) => sum(breakdown.map((entry) => entry.microsPerRow))),
+  };
+}
+
+/** The sandboxes' profiles in `dir`, named by their function (by pid), else by the pid. */
+async function sandboxProfiles(
+  dir: string,
+  pids: Readonly<Record<string, number>>,
+): Promise<Map<string, CpuProfile>> {
+  const functionOf = new Map(Object.entries(pids).map(([id, pid]) => [pid, id]));
+  const profiles = new Map<string, CpuProfile>();
+  for (const file of (await readdir(dir)).sort()) {
+    const pid = cpuProfilePid(file);
+    if (pid === undefined) continue;
+    const name = `${functionOf.get(pid) ?? `pid ${pid}`} sandbox`;
+    profiles.set(name, JSON.parse(await readFile(join(dir, file), 'utf8')) as CpuProfile);
+  }
+  return profiles;
+}
+
 /** One profiled e2e run at 1 row per message, full speed. */
 export async function benchProfile(rows: number): Promise<number> {
-  const bench = await BenchStack.start();
+  const dir = join(
+    PROJECT_ROOT,
+    'bench-results',
+    `profile-${new Date().toISOString().replace(/[:.]/g, '-')}`,
+  );
+  await mkdir(dir, { recursive: true });
+  const bench = await BenchStack.start({
+    sandboxExecArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200'],
+  });
   const session = new Session();
   session.connect();
+  let measured: { profile: CpuProfile; wallMs: number; pids: Record<string, number> };
   try {
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: 200 });
@@ -127,29 +201,39 @@ export async function benchProfile(rows: number): Promise<number> {
     const { run, started } = await bench.put(file, 900, { rate: '0', 'rows-per-record': '1' });
     const finished = await bench.waitForRows(run, rows, 600_000);
     const { profile } = (await session.post('Profiler.stop')) as { profile: CpuProfile };
-    const wallMicros = (finished - started) * 1000;
-    const breakdown = perRowBreakdown(profile, rows);
-    const profileFile = join(
-      PROJECT_ROOT,
-      'bench-results',
-      `profile-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`,
-    );
-    await mkdir(join(PROJECT_ROOT, 'bench-results'), { recursive: true });
-    await writeFile(profileFile, JSON.stringify(profile));
-    console.log(
-      `prof  ${rows} rows, 1 row/record, full speed: ${Math.round(rows / ((finished - started) / 1000))} rows/s, ` +
-        `${(wallMicros / rows).toFixed(1)} µs of wall time per row on this process's one thread:`,
-    );
-    for (const { stage, microsPerRow } of breakdown)
-      console.log(`prof    ${microsPerRow.toFixed(2).padStart(7)} µs/row  ${stage}`);
-    const busy = breakdown.reduce((sum, entry) => sum + entry.microsPerRow, 0);
-    console.log(
-      `prof    ${busy.toFixed(2).padStart(7)} µs/row  busy in all (the rest of the wall time: idle)`,
-    );
-    console.log(`prof  profile written to ${profileFile} (open it in Chrome DevTools or speedscope)`);
+    measured = { profile, wallMs: finished - started, pids: bench.sandboxPids() };
   } finally {
     session.disconnect();
+    // The sandboxes write their profiles as they exit.
     await bench.stop();
   }
+  await writeFile(join(dir, 'runtime.cpuprofile'), JSON.stringify(measured.profile));
+  const profiles = new Map([
+    ['runtime (triggers, gateway)', measured.profile],
+    ...(await sandboxProfiles(dir, measured.pids)),
+  ]);
+  const window = { startMicros: measured.profile.startTime, endMicros: measured.profile.endTime };
+  printBreakdown(perProcessBreakdown(profiles, rows, window), rows, measured.wallMs);
+  console.log(`prof  profiles written to ${dir} (open them in Chrome DevTools or speedscope)`);
   return 0;
+}
+
+function printBreakdown(
+  breakdown: ReturnType<typeof perProcessBreakdown>,
+  rows: number,
+  wallMs: number,
+): void {
+  const wallPerRow = (wallMs * 1000) / rows;
+  console.log(
+    `prof  ${rows} rows, 1 row/record, full speed: ${Math.round(rows / (wallMs / 1000))} rows/s, ` +
+      `${wallPerRow.toFixed(1)} µs of wall time per row; µs/row busy per process:`,
+  );
+  console.log(`prof    ${breakdown.processes.map((name) => name.padStart(12)).join(' | ')}  stage`);
+  const cells = (values: readonly number[]) =>
+    values.map((value) => value.toFixed(2).padStart(12)).join(' | ');
+  for (const { stage, microsPerRow } of breakdown.rows)
+    console.log(`prof    ${cells(microsPerRow)}  ${stage}`);
+  console.log(`prof    ${cells(breakdown.busy)}  busy in all (the rest of the wall time: idle)`);
+  const shares = breakdown.busy.map((busy) => `${Math.round((100 * busy) / wallPerRow)} %`);
+  console.log(`prof    ${shares.map((share) => share.padStart(12)).join(' | ')}  of the wall time`);
 }

@@ -27,6 +27,8 @@ export interface BenchStackOptions {
   readonly partitions?: number;
   readonly batchSize?: number;
   readonly batchingWindowMs?: number;
+  /** Extra Node options of the function sandboxes (the profile's `--cpu-prof`). */
+  readonly sandboxExecArgv?: readonly string[];
 }
 
 export class BenchStack {
@@ -58,7 +60,8 @@ export class BenchStack {
       stack: stack.info,
       cacheDir: join(workDir, 'cache'),
       apiPort: 0,
-      wrapHandler: timings.wrap,
+      onInvoked: timings.observe,
+      ...(options.sandboxExecArgv ? { sandboxExecArgv: options.sandboxExecArgv } : {}),
       ...(options.partitions === undefined
         ? {}
         : { environment: { DRIFTLINE_RAW_TOPIC_PARTITIONS: String(options.partitions) } }),
@@ -81,6 +84,11 @@ export class BenchStack {
     });
     const memory = (id: string) => service.functions.find((fn) => fn.id === id)?.memorySizeMb ?? 1024;
     return { replay: memory('replay'), aggregate: memory('aggregate') };
+  }
+
+  /** The pid of each function's sandbox process (the profile names their profiles by it). */
+  sandboxPids(): Record<string, number> {
+    return { ...this.runtime.stats().sandboxes };
   }
 
   get apiUrl(): string {

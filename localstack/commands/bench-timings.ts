@@ -1,9 +1,9 @@
 /**
- * Handler time as the bench sees it: every invocation of the functions timed around the handler
- * (what Lambda bills), and for the Kafka-triggered aggregate the records and partition slices of
+ * Handler time as the bench sees it: every invocation of the functions timed by the runtime around
+ * the call into the function's sandbox process (what Lambda bills, plus the IPC: an upper bound), and for the Kafka-triggered aggregate the records and partition slices of
  * each event. "Batch processing time" in the sweep is one aggregate invocation's duration.
  */
-import type { LambdaHandler } from '../runtime.ts';
+import type { InvocationRecord } from '../runtime.ts';
 
 export interface AggregateBatch {
   readonly records: number;
@@ -33,19 +33,11 @@ export class HandlerTimings {
     this.aggregateBatches.length = 0;
   }
 
-  /** For RuntimeOptions.wrapHandler. */
-  readonly wrap = (functionId: string, handler: LambdaHandler): LambdaHandler => {
-    return async (event, context) => {
-      const started = performance.now();
-      try {
-        return await handler(event, context);
-      } finally {
-        const durationMs = performance.now() - started;
-        this.totalMs.set(functionId, (this.totalMs.get(functionId) ?? 0) + durationMs);
-        this.invocations.set(functionId, (this.invocations.get(functionId) ?? 0) + 1);
-        if (functionId === 'aggregate') this.aggregateBatches.push({ ...mskEventShape(event), durationMs });
-      }
-    };
+  /** For RuntimeOptions.onInvoked. */
+  readonly observe = ({ functionId, event, durationMs }: InvocationRecord): void => {
+    this.totalMs.set(functionId, (this.totalMs.get(functionId) ?? 0) + durationMs);
+    this.invocations.set(functionId, (this.invocations.get(functionId) ?? 0) + 1);
+    if (functionId === 'aggregate') this.aggregateBatches.push({ ...mskEventShape(event), durationMs });
   };
 
   /** A snapshot per function: invocations and handler seconds; for aggregate, its batches. */

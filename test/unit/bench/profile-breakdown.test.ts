@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type CpuProfile, perRowBreakdown, stageTimes } from '../../../localstack/commands/bench-profile.ts';
+import {
+  type CpuProfile,
+  cpuProfilePid,
+  perProcessBreakdown,
+  perRowBreakdown,
+  stageTimes,
+} from '../../../localstack/commands/bench-profile.ts';
 
 const root = '/work/project';
 /** A small profile: a stage frame calling shared code, kafkajs on its own, GC and idle. */
@@ -71,5 +77,62 @@ describe('the per-stage breakdown of a CPU profile', () => {
     });
     expect(breakdown.map((entry) => entry.stage)).not.toContain('idle');
     expect(breakdown.reduce((sum, entry) => sum + entry.microsPerRow, 0)).toBeCloseTo(30);
+  });
+});
+
+describe('the per-process breakdown of the runtime and its sandboxes', () => {
+  it("counts only the samples within the run's window", () => {
+    // Sample timestamps: 0, 10, 30, 60, 100, 150, 210, 280 (startTime + the deltas so far).
+    const times = stageTimes(profile, { startMicros: 30, endMicros: 150 });
+    expect(times.get('local MSK trigger (fetch, buffer, event build)')).toBe(30);
+    expect(times.get('kafkajs, other (network, long, metadata)')).toBe(40);
+    expect(times.get('garbage collector')).toBe(50);
+    expect(times.get('aggregate (decode, fold, state, summary)')).toBeUndefined();
+    expect(times.get('idle')).toBeUndefined();
+  });
+
+  it('charges IPC to the sandbox, not to the stage that invoked it', () => {
+    const ipc: CpuProfile = {
+      startTime: 0,
+      endTime: 100,
+      nodes: [
+        {
+          id: 1,
+          callFrame: { functionName: 'dispatch', url: `file://${root}/localstack/msk-trigger.ts` },
+          children: [2],
+        },
+        {
+          id: 2,
+          callFrame: { functionName: 'handler', url: `file://${root}/localstack/function-sandbox.ts` },
+        },
+      ],
+      samples: [2],
+      timeDeltas: [0, 25],
+    };
+    expect(stageTimes(ipc).get('sandbox IPC (events and results to and from the sandbox)')).toBe(25);
+  });
+
+  it('gives each process its column and its busy sum, stages ordered by their total', () => {
+    const window = { startMicros: 0, endMicros: 1000 };
+    const breakdown = perProcessBreakdown(
+      new Map([
+        ['runtime', profile],
+        ['aggregate sandbox', { ...profile, samples: [3, 3], timeDeltas: [0, 100, 100] }],
+      ]),
+      10,
+      window,
+    );
+    expect(breakdown.processes).toEqual(['runtime', 'aggregate sandbox']);
+    expect(breakdown.rows[0]).toEqual({
+      stage: 'aggregate (decode, fold, state, summary)',
+      microsPerRow: [3, 20],
+    });
+    expect(breakdown.busy[0]).toBeCloseTo(30);
+    expect(breakdown.busy[1]).toBeCloseTo(20);
+  });
+
+  it('reads the pid from the name --cpu-prof gives a profile', () => {
+    expect(cpuProfilePid('CPU.20261201.121615.12144.0.001.cpuprofile')).toBe(12144);
+    expect(cpuProfilePid('runtime.cpuprofile')).toBeUndefined();
   });
 });
