@@ -54,8 +54,8 @@ Options:
              at a time around a default point (~9 min); writes bench-results/sweep-<time>/report.md
              with SVG plots
   --sweep-quick  the same with fewer points and shorter runs (a smoke run, ~2 min)
-  --profile  a CPU profile of one e2e run at 1 row per message: µs per row of replay, the local
-             trigger and aggregate (writes bench-results/profile-<time>.cpuprofile)
+  --profile  CPU profiles of one e2e run at 1 row per message, of the runtime and of each function's
+             sandbox: µs per row per stage per process (writes bench-results/profile-<time>/)
   --runs N   repeat the e2e part and its yardsticks N times on the same stack; prints the medians
   --quick    smaller inputs (a smoke run; figures are less stable)`;
 
