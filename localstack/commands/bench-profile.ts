@@ -131,9 +131,13 @@ export function perRowBreakdown(
     .sort((a, b) => b.microsPerRow - a.microsPerRow);
 }
 
-/** The pid in a `--cpu-prof` file name (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile). */
-export function cpuProfilePid(fileName: string): number | undefined {
-  const match = /^CPU\.\d+\.\d+\.(\d+)\.\d+\.\d+\.cpuprofile$/.exec(fileName);
+/**
+ * The pid in the `--cpu-prof` file name of a main thread's profile
+ * (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile); undefined for other threads' (tsx's module
+ * loader thread, busy only at init) and other files.
+ */
+export function mainThreadProfilePid(fileName: string): number | undefined {
+  const match = /^CPU\.\d+\.\d+\.(\d+)\.0\.\d+\.cpuprofile$/.exec(fileName);
   return match ? Number(match[1]) : undefined;
 }
 
@@ -171,7 +175,7 @@ async function sandboxProfiles(
   const functionOf = new Map(Object.entries(pids).map(([id, pid]) => [pid, id]));
   const profiles = new Map<string, CpuProfile>();
   for (const file of (await readdir(dir)).sort()) {
-    const pid = cpuProfilePid(file);
+    const pid = mainThreadProfilePid(file);
     if (pid === undefined) continue;
     const name = `${functionOf.get(pid) ?? `pid ${pid}`} sandbox`;
     profiles.set(name, JSON.parse(await readFile(join(dir, file), 'utf8')) as CpuProfile);

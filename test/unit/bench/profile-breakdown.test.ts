@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   type CpuProfile,
-  cpuProfilePid,
+  mainThreadProfilePid,
   perProcessBreakdown,
   perRowBreakdown,
   stageTimes,
@@ -131,8 +131,9 @@ describe('the per-process breakdown of the runtime and its sandboxes', () => {
     expect(breakdown.busy[1]).toBeCloseTo(20);
   });
 
-  it('reads the pid from the name --cpu-prof gives a profile', () => {
-    expect(cpuProfilePid('CPU.20261201.121615.12144.0.001.cpuprofile')).toBe(12144);
-    expect(cpuProfilePid('runtime.cpuprofile')).toBeUndefined();
+  it("reads the pid from the name --cpu-prof gives a main thread's profile", () => {
+    expect(mainThreadProfilePid('CPU.20261201.121615.12144.0.001.cpuprofile')).toBe(12144);
+    expect(mainThreadProfilePid('CPU.20261201.121616.12144.1.002.cpuprofile')).toBeUndefined();
+    expect(mainThreadProfilePid('runtime.cpuprofile')).toBeUndefined();
   });
 });
