@@ -212,6 +212,10 @@ export async function benchProfile(rows: number): Promise<number> {
     await bench.stop();
   }
   await writeFile(join(dir, 'runtime.cpuprofile'), JSON.stringify(measured.profile));
+  await writeFile(
+    join(dir, 'sandboxes.json'),
+    JSON.stringify({ pids: measured.pids, rows, wallMs: measured.wallMs }),
+  );
   const profiles = new Map([
     ['runtime (triggers, gateway)', measured.profile],
     ...(await sandboxProfiles(dir, measured.pids)),
