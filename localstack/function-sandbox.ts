@@ -34,6 +34,8 @@ export interface SandboxOptions {
   readonly environment: Readonly<Record<string, string>>;
   /** A module imported in every sandbox that may wrap its handler (tests: fault injection). */
   readonly handlerWrapper?: string | undefined;
+  /** Extra Node options of every sandbox process (the bench: `--cpu-prof`, not allowed in NODE_OPTIONS). */
+  readonly execArgv?: readonly string[] | undefined;
   readonly log: (line: string) => void;
 }
 
@@ -156,7 +158,12 @@ class Sandbox {
   private fork(): Promise<void> {
     const child = fork(HOST, [], {
       env: this.options.environment,
-      execArgv: ['--import', TSX_LOADER, `--max-old-space-size=${this.definition.memorySizeMb}`],
+      execArgv: [
+        '--import',
+        TSX_LOADER,
+        `--max-old-space-size=${this.definition.memorySizeMb}`,
+        ...(this.options.execArgv ?? []),
+      ],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });

@@ -92,7 +92,7 @@ function mavenFailure(error: unknown, mavenCommand: string): StackError {
 }
 
 /** Has Maven copy the pom's runtime dependencies into `outputDir`. */
-async function copyDependencies(mavenCommand: string, pom: string, outputDir: string): Promise<void> {
+export async function copyDependencies(mavenCommand: string, pom: string, outputDir: string): Promise<void> {
   try {
     await execFileAsync(
       mavenCommand,

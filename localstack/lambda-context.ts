@@ -18,6 +18,19 @@ export interface InvocationStats {
   invocations: number;
   failures: number;
   running: number;
+  /**
+   * Sum of the invocations' wall times in ms, measured here around each call: with sandboxes, the
+   * function's own process's time plus the IPC to it (what Lambda would bill, as an upper bound).
+   */
+  busyMs: number;
+}
+
+/** One finished invocation, as its caller saw it (the bench's batch processing times). */
+export interface InvocationRecord {
+  readonly functionId: string;
+  readonly event: unknown;
+  readonly durationMs: number;
+  readonly failed: boolean;
 }
 
 export function lambdaContext(options: {
@@ -56,14 +69,18 @@ export function createLambdaInvoker(options: {
   readonly functions: ReadonlyMap<string, LoadedFunction>;
   readonly isStopping: () => boolean;
   readonly now?: () => number;
+  /** The clock invocations are timed with (ms; default performance.now). */
+  readonly monotonicNow?: () => number;
+  /** Told of every finished invocation (the bench times batches with it). */
+  readonly onInvoked?: (record: InvocationRecord) => void;
 }): LambdaInvoker {
-  const { functions, isStopping, now = Date.now } = options;
+  const { functions, isStopping, now = Date.now, monotonicNow = () => performance.now() } = options;
   const stats: Record<string, InvocationStats> = {};
   return {
     async invoke(functionId, event, requestId = randomUUID()) {
       const entry = functions.get(functionId);
       if (!entry) throw new Error(`no function ${functionId}`);
-      stats[functionId] ??= { invocations: 0, failures: 0, running: 0 };
+      stats[functionId] ??= { invocations: 0, failures: 0, running: 0, busyMs: 0 };
       const counters = stats[functionId];
       const context = lambdaContext({
         functionName: entry.definition.name,
@@ -74,13 +91,19 @@ export function createLambdaInvoker(options: {
       });
       counters.invocations += 1;
       counters.running += 1;
+      const started = monotonicNow();
+      let failed = false;
       try {
         return await entry.handler(event, context);
       } catch (error) {
         counters.failures += 1;
+        failed = true;
         throw error;
       } finally {
         counters.running -= 1;
+        const durationMs = monotonicNow() - started;
+        counters.busyMs += durationMs;
+        options.onInvoked?.({ functionId, event, durationMs, failed });
       }
     },
     stats: () => ({ ...stats }),

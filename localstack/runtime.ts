@@ -34,6 +34,7 @@ import type { KinesisTriggerStats } from './kinesis-trigger.ts';
 import { kinesisTriggers } from './kinesis-triggers.ts';
 import {
   createLambdaInvoker,
+  type InvocationRecord,
   type InvocationStats,
   type LambdaInvoker,
   type LoadedFunction,
@@ -44,7 +45,7 @@ import { startS3Triggers } from './s3-trigger.ts';
 import { loadServiceDefinition } from './service-definition.ts';
 import type { StackInfo } from './stack.ts';
 
-export type { InvocationStats, LambdaHandler } from './lambda-context.ts';
+export type { InvocationRecord, InvocationStats, LambdaHandler } from './lambda-context.ts';
 
 export interface RuntimeOptions {
   readonly stack: StackInfo;
@@ -59,6 +60,13 @@ export interface RuntimeOptions {
    * with it; it is configured through `environment`, as the sandboxes share no memory with us).
    */
   readonly handlerWrapper?: string;
+  /**
+   * Extra Node options of every sandbox process, e.g. `--cpu-prof --cpu-prof-dir=<dir>` (the bench's
+   * profile: each sandbox writes its CPU profile when it exits at `stop`).
+   */
+  readonly sandboxExecArgv?: readonly string[];
+  /** Told of every finished invocation, timed around it here (the bench's handler times). */
+  readonly onInvoked?: (record: InvocationRecord) => void;
   /**
    * Kafka triggers: `batchSize` overrides serverless.yml's (e.g. 200 to reproduce a source job's
    * maxOffsetsPerTrigger), and so does `batchingWindowMs`; `paused` starts them only at
@@ -113,6 +121,7 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
   const sandboxes = await startFunctionSandboxes(service.functions, {
     environment: { ...inheritedProcessEnvironment(), ...environment },
     handlerWrapper: options.handlerWrapper,
+    execArgv: options.sandboxExecArgv,
     log,
   }).catch(async (error: unknown) => {
     await gateway.close();
@@ -122,7 +131,7 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
 
   let stopping = false;
   const isStopping = () => stopping;
-  const lambda = createLambdaInvoker({ functions, isStopping });
+  const lambda = createLambdaInvoker({ functions, isStopping, onInvoked: options.onInvoked });
   const { invoke } = lambda;
   const asyncInvoker = createAsyncInvoker({ invoke, isStopping, log });
   const { invokeAsync } = asyncInvoker;

@@ -186,7 +186,11 @@ async function planStack(config: StackConfig, log: (line: string) => void): Prom
   await checkPortsFree(config.ports, embeddedKafka);
   const ports = embeddedKafka ? await concretePorts(config.ports) : config.ports;
 
-  const servicePromise = loadServiceDefinition({ stage: config.stage, cacheDir: config.cacheDir });
+  const servicePromise = loadServiceDefinition({
+    stage: config.stage,
+    cacheDir: config.cacheDir,
+    params: config.params,
+  });
   const libsPromise = embeddedKafka
     ? checkJava(config.javaCommand).then(() =>
         ensureKafkaJars({ cacheDir: config.cacheDir, mavenCommand: config.mavenCommand, log }),

@@ -188,6 +188,15 @@ const stackSchema = z.object({
     .default('768m'),
   DRIFTLINE_JAVA: z.string().min(1).default('java'),
   DRIFTLINE_MAVEN: z.string().min(1).default('mvn'),
+  /**
+   * serverless.yml params for the stack, as `serverless deploy --param` takes them, separated by
+   * spaces (`rawTopicPartitions=5`): the bench sweep provisions data_raw with N partitions so.
+   */
+  DRIFTLINE_SERVERLESS_PARAMS: z
+    .string()
+    .default('')
+    .transform((text) => text.split(/\s+/).filter((param) => param !== ''))
+    .pipe(z.array(z.string().regex(/^[A-Za-z0-9]+=/, 'expected name=value params separated by spaces'))),
 });
 
 export interface StackPorts {
@@ -211,6 +220,8 @@ export interface StackConfig {
   readonly kafkaHeap: string;
   readonly javaCommand: string;
   readonly mavenCommand: string;
+  /** serverless.yml params (`name=value`) the stack resolves its resources with. */
+  readonly params: readonly string[];
 }
 
 export function loadStackConfig(env: Environment = process.env, cwd: string = process.cwd()): StackConfig {
@@ -233,5 +244,6 @@ export function loadStackConfig(env: Environment = process.env, cwd: string = pr
     kafkaHeap: raw.DRIFTLINE_KAFKA_HEAP,
     javaCommand: raw.DRIFTLINE_JAVA,
     mavenCommand: raw.DRIFTLINE_MAVEN,
+    params: raw.DRIFTLINE_SERVERLESS_PARAMS,
   };
 }

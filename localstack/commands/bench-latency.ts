@@ -12,7 +12,7 @@ const progressSchema = z.object({
   progress: z.object({ firstRecordTimestampMs: z.number(), lastRecordTimestampMs: z.number() }),
 });
 
-function percentileOrNaN(values: readonly number[], fraction: number): number {
+export function percentileOrNaN(values: readonly number[], fraction: number): number {
   return percentile(values, fraction) ?? Number.NaN;
 }
 
@@ -20,13 +20,20 @@ function percentileOrNaN(values: readonly number[], fraction: number): number {
  * Listens on data_clean from now on and collects, for each batch summary of `run`, the latency of
  * its oldest and its newest row.
  */
-class LatencyProbe {
+export class LatencyProbe {
   /** The run to measure; summaries of other runs are ignored. */
   run = '';
   readonly oldest: number[] = [];
   readonly newest: number[] = [];
 
   private constructor(private readonly consumer: Consumer) {}
+
+  /** Measures `run` from now on, forgetting what was collected before. */
+  measure(run: string): void {
+    this.run = run;
+    this.oldest.length = 0;
+    this.newest.length = 0;
+  }
 
   static async start(brokers: readonly string[]): Promise<LatencyProbe> {
     const kafka = createKafka({ brokers, auth: 'none' }, { clientId: 'bench', logLevel: 'nothing' });

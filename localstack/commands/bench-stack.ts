@@ -14,10 +14,22 @@ import { z } from 'zod';
 import { createS3Client, putObjectFromFile } from '../../shared/adapters/s3.ts';
 import { generateDt } from '../../shared/analyses/dt/generator.ts';
 import { type RunningRuntime, startPipelineRuntime } from '../runtime.ts';
+import { loadServiceDefinition } from '../service-definition.ts';
 import { LOCAL_REGION, type StackInfo } from '../stack.ts';
 import { type StackHandle, startStack } from '../stack-control.ts';
+import { HandlerTimings } from './bench-timings.ts';
 
 export const summarySchema = z.object({ rows: z.number() });
+
+/** How the sweep varies the stack: data_raw's partitions and the aggregate trigger's batching. */
+export interface BenchStackOptions {
+  /** serverless.yml's rawTopicPartitions, for the stack's topic provisioning and the replay. */
+  readonly partitions?: number;
+  readonly batchSize?: number;
+  readonly batchingWindowMs?: number;
+  /** Extra Node options of the function sandboxes (the profile's `--cpu-prof`). */
+  readonly sandboxExecArgv?: readonly string[];
+}
 
 export class BenchStack {
   private constructor(
@@ -25,9 +37,11 @@ export class BenchStack {
     private readonly stack: StackHandle,
     private readonly runtime: RunningRuntime,
     readonly s3: S3Client,
+    /** Every handler invocation, timed (reset between measurements). */
+    readonly timings: HandlerTimings,
   ) {}
 
-  static async start(): Promise<BenchStack> {
+  static async start(options: BenchStackOptions = {}): Promise<BenchStack> {
     const workDir = await mkdtemp(join(tmpdir(), 'driftline-bench-'));
     const env = {
       DRIFTLINE_DATA_DIR: join(workDir, 'stack'),
@@ -36,20 +50,45 @@ export class BenchStack {
       DRIFTLINE_S3_PORT: '0',
       DRIFTLINE_DYNAMODB_PORT: '0',
       DRIFTLINE_KINESIS_PORT: '0',
+      ...(options.partitions === undefined
+        ? {}
+        : { DRIFTLINE_SERVERLESS_PARAMS: `rawTopicPartitions=${options.partitions}` }),
     };
     const stack = await startStack({ attached: true, env });
+    const timings = new HandlerTimings();
     const runtime = await startPipelineRuntime({
       stack: stack.info,
       cacheDir: join(workDir, 'cache'),
       apiPort: 0,
+      onInvoked: timings.observe,
+      ...(options.sandboxExecArgv ? { sandboxExecArgv: options.sandboxExecArgv } : {}),
+      ...(options.partitions === undefined
+        ? {}
+        : { environment: { DRIFTLINE_RAW_TOPIC_PARTITIONS: String(options.partitions) } }),
+      kafkaTriggers: { batchSize: options.batchSize, batchingWindowMs: options.batchingWindowMs },
       log: (line) => console.error(`  runtime: ${line}`),
     });
     const s3 = createS3Client({ region: LOCAL_REGION, s3Endpoint: stack.info.endpoints.s3 });
-    return new BenchStack(workDir, stack, runtime, s3);
+    return new BenchStack(workDir, stack, runtime, s3, timings);
   }
 
   get info(): StackInfo {
     return this.stack.info;
+  }
+
+  /** serverless.yml's memorySize of each function, in MB (what Lambda bills GB-s at). */
+  async memorySizes(): Promise<{ replay: number; aggregate: number }> {
+    const service = await loadServiceDefinition({
+      stage: this.info.stage,
+      cacheDir: join(this.workDir, 'cache'),
+    });
+    const memory = (id: string) => service.functions.find((fn) => fn.id === id)?.memorySizeMb ?? 1024;
+    return { replay: memory('replay'), aggregate: memory('aggregate') };
+  }
+
+  /** The pid of each function's sandbox process (the profile names their profiles by it). */
+  sandboxPids(): Record<string, number> {
+    return { ...this.runtime.stats().sandboxes };
   }
 
   get apiUrl(): string {
@@ -58,8 +97,18 @@ export class BenchStack {
 
   /** Generates a dt file and uploads it, which starts its replay; returns the run and the PUT time. */
   async upload(rows: number, seed: number, metadata: Record<string, string>) {
+    return this.put(await this.generate(rows, seed), seed, metadata);
+  }
+
+  /** Writes a generated dt file of `rows` rows into the bench folder; returns its path. */
+  async generate(rows: number, seed: number): Promise<string> {
     const file = join(this.workDir, `dt-${seed}-${rows}.csv`);
     await pipeline(Readable.from(generateDt({ rows, seed, format: 'csv' })), createWriteStream(file));
+    return file;
+  }
+
+  /** Uploads a generated file, which starts its replay; returns the run and the PUT time. */
+  async put(file: string, seed: number, metadata: Record<string, string>) {
     const key = `dt/bench-${seed}-${Date.now()}.csv`;
     const started = Date.now();
     const etag = await putObjectFromFile(this.s3, { bucket: this.info.datasetBucket, key, file, metadata });

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { EMBEDDED_KAFKA_VERSION, loadStackConfig, type StackConfig } from '../../shared/config.ts';
 import { checkJava, ensureKafkaJars } from '../kafka-broker.ts';
+import { ensureKafkaToolsJars } from '../kafka-tools.ts';
 import { functionEnvironment, type StackInfo, sdkEnvironment } from '../stack.ts';
 import { readStackInfo, startStack, stopStack, wipeData } from '../stack-control.ts';
 import { stackLogFile } from '../stack-files.ts';
@@ -15,8 +16,9 @@ export const stackUsage = `Usage: driftline stack <up|down|status|env|install> [
   status   say whether it runs, with its endpoints
   env      print the environment variables that point the functions, the AWS CLI, boto3 and the
            AWS SDKs at the stack: eval "$(npx driftline stack env)"
-  install  check Java and resolve the Kafka jars from Maven Central now (otherwise done by the
-           first \`up\`); for CI and for preparing a machine before going offline
+  install  check Java and resolve the Kafka jars, and Kafka's perf tools (the yardstick of
+           \`driftline bench\`), from Maven Central now (otherwise done by the first \`up\` and the
+           first bench); for CI and for preparing a machine before going offline
 
 Options:
   --fresh  (up) wipe the data folder first: topics, objects, tables and streams start empty
@@ -102,6 +104,13 @@ async function stackInstall(config: StackConfig): Promise<number> {
     log: console.error,
   });
   console.log(`Kafka ${EMBEDDED_KAFKA_VERSION} jars ready in ${libs}`);
+  // Kafka's own perf tools, the yardstick of `driftline bench`.
+  const tools = await ensureKafkaToolsJars({
+    cacheDir: config.cacheDir,
+    mavenCommand: config.mavenCommand,
+    log: console.error,
+  });
+  console.log(`Kafka ${EMBEDDED_KAFKA_VERSION} perf tools ready in ${tools}`);
   return 0;
 }
 

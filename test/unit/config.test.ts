@@ -40,6 +40,16 @@ describe('stack configuration', () => {
     expect(config.externalKafkaBrokers).toBeUndefined();
   });
 
+  it('takes serverless.yml params for the stack (the bench sweep sets data_raw partitions so)', () => {
+    expect(loadStackConfig({}).params).toEqual([]);
+    expect(
+      loadStackConfig({ DRIFTLINE_SERVERLESS_PARAMS: ' rawTopicPartitions=5  replayRate=0 ' }).params,
+    ).toEqual(['rawTopicPartitions=5', 'replayRate=0']);
+    expect(() => loadStackConfig({ DRIFTLINE_SERVERLESS_PARAMS: '5' })).toThrow(
+      /DRIFTLINE_SERVERLESS_PARAMS/,
+    );
+  });
+
   it('refuses a port out of range', () => {
     expect(() => loadStackConfig({ DRIFTLINE_KAFKA_PORT: '70000' })).toThrow(/DRIFTLINE_KAFKA_PORT/);
   });

@@ -4,6 +4,9 @@
  * memory) fails only its invocations in flight; the next one runs in a fresh sandbox.
  * These tests fork real Node processes (the fixture handlers in test/fixtures/sandbox/).
  */
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FunctionSandboxes, startFunctionSandboxes } from '../../../localstack/function-sandbox.ts';
 import { createLambdaInvoker } from '../../../localstack/lambda-context.ts';
@@ -37,10 +40,11 @@ afterEach(async () => {
   logged.length = 0;
 });
 
-async function start(definitions: FunctionDefinition[], handlerWrapper?: string) {
+async function start(definitions: FunctionDefinition[], handlerWrapper?: string, execArgv?: string[]) {
   sandboxes = await startFunctionSandboxes(definitions, {
     environment: { PATH: process.env.PATH ?? '', SANDBOX_TEST_VALUE: 'from the runtime' },
     handlerWrapper,
+    execArgv,
     log: (line) => logged.push(line),
   });
   return createLambdaInvoker({ functions: sandboxes.functions, isStopping: () => stopping });
@@ -127,6 +131,23 @@ describe('a function sandbox', () => {
       wrappedFor: 'echo',
       answer: { event: 'x' },
     });
+  });
+
+  it('starts every sandbox with the extra Node options: --cpu-prof writes a profile as it exits', async () => {
+    // One profile per thread: the main thread's (thread 0) and tsx's module loader's.
+    const dir = await mkdtemp(join(tmpdir(), 'driftline-sandbox-prof-'));
+    try {
+      const lambda = await start([fixture('echo')], undefined, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+      const { pid } = echoed(await lambda.invoke('echo', {}));
+      await sandboxes?.close();
+
+      const files = await readdir(dir);
+      expect(files, `profiles in ${dir}`).toContainEqual(
+        expect.stringMatching(new RegExp(`^CPU\\.\\d+\\.\\d+\\.${pid}\\.0\\.`)),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses to start when a handler cannot be loaded, naming the module and export', async () => {

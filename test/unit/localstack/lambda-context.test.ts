@@ -2,6 +2,7 @@ import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import {
   createLambdaInvoker,
+  type InvocationRecord,
   type LambdaHandler,
   type LoadedFunction,
 } from '../../../localstack/lambda-context.ts';
@@ -31,6 +32,7 @@ function loadedFunction(handler: LambdaHandler, fields: Partial<FunctionDefiniti
 function invokerOf(handler: LambdaHandler = async () => 'ok') {
   const clock = { nowMs: 1_000, stopping: false };
   const contexts: Context[] = [];
+  const finished: InvocationRecord[] = [];
   const invoker = createLambdaInvoker({
     functions: new Map([
       [
@@ -43,8 +45,10 @@ function invokerOf(handler: LambdaHandler = async () => 'ok') {
     ]),
     isStopping: () => clock.stopping,
     now: () => clock.nowMs,
+    monotonicNow: () => clock.nowMs,
+    onInvoked: (record) => finished.push(record),
   });
-  return { invoker, clock, contexts };
+  return { invoker, clock, contexts, finished };
 }
 
 describe('the Lambda context of a local invocation', () => {
@@ -105,7 +109,26 @@ describe('a synchronous local invocation', () => {
     await invoker.invoke('replay', {});
 
     expect(runningDuringCall).toBe(1);
-    expect(invoker.stats()).toEqual({ replay: { invocations: 2, failures: 1, running: 0 } });
+    expect(invoker.stats()).toEqual({ replay: { invocations: 2, failures: 1, running: 0, busyMs: 0 } });
+  });
+
+  it('sums the wall time of every invocation, failed or not, and reports each one', async () => {
+    let calls = 0;
+    const { invoker, clock, finished } = invokerOf(async () => {
+      calls += 1;
+      clock.nowMs += calls === 1 ? 40 : 2.5;
+      if (calls === 1) throw new Error('timed out');
+      return 'ok';
+    });
+
+    await expect(invoker.invoke('replay', { n: 1 })).rejects.toThrow('timed out');
+    await invoker.invoke('replay', { n: 2 });
+
+    expect(invoker.stats().replay?.busyMs).toBe(42.5);
+    expect(finished).toEqual([
+      { functionId: 'replay', event: { n: 1 }, durationMs: 40, failed: true },
+      { functionId: 'replay', event: { n: 2 }, durationMs: 2.5, failed: false },
+    ]);
   });
 
   it('rejects an unknown function without counting it', async () => {
