@@ -123,38 +123,74 @@ export class HeaderBytes {
 }
 
 /**
+ * Errors after which an idempotent producer's session is broken for good: the broker no longer
+ * accepts its sequence numbers (seen after the broker was killed and restarted with sends in
+ * flight: every later send failed with OUT_OF_ORDER_SEQUENCE_NUMBER, and the replay never recovered).
+ */
+const BROKEN_PRODUCER_SESSION = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+]);
+
+function breaksProducerSession(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if ('type' in cause && BROKEN_PRODUCER_SESSION.has(String(cause.type))) return true;
+  }
+  return false;
+}
+
+/**
  * A Publisher on a kafkajs producer. The producer is idempotent with acks=all, so a retried send
- * does not duplicate a message within the producer's session. Connects lazily, once.
+ * does not duplicate a message within the producer's session. Connects lazily, once; a producer
+ * whose session the broker no longer accepts is replaced (the failed send still fails: its caller
+ * retries it, with the new producer).
  */
 export function createKafkaPublisher(kafka: Kafka): Publisher & { disconnect(): Promise<void> } {
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
+  const newProducer = () =>
+    kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+  let producer = newProducer();
   const headerBytes = new HeaderBytes();
   let connecting: Promise<void> | undefined;
+  const send = async (topic: string, messages: Parameters<Publisher['publish']>[1]) => {
+    connecting ??= producer.connect().catch((error) => {
+      connecting = undefined;
+      throw error;
+    });
+    await connecting;
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: messages.map((message) => ({
+        key: message.key ?? null,
+        value:
+          typeof message.value === 'string'
+            ? message.value
+            : Buffer.from(message.value.buffer, message.value.byteOffset, message.value.byteLength),
+        ...(message.headers ? { headers: headerBytes.of(message.headers) } : {}),
+        ...(message.partition === undefined ? {} : { partition: message.partition }),
+      })),
+    });
+  };
   return {
     async publish(topic, messages) {
       if (messages.length === 0) return;
-      connecting ??= producer.connect().catch((error) => {
-        connecting = undefined;
+      try {
+        await send(topic, messages);
+      } catch (error) {
+        if (breaksProducerSession(error)) {
+          const broken = producer;
+          producer = newProducer();
+          connecting = undefined;
+          // Its disconnect may fail as well: it is dropped either way.
+          await broken.disconnect().catch(() => {});
+        }
         throw error;
-      });
-      await connecting;
-      await producer.send({
-        topic,
-        acks: -1,
-        messages: messages.map((message) => ({
-          key: message.key ?? null,
-          value:
-            typeof message.value === 'string'
-              ? message.value
-              : Buffer.from(message.value.buffer, message.value.byteOffset, message.value.byteLength),
-          ...(message.headers ? { headers: headerBytes.of(message.headers) } : {}),
-          ...(message.partition === undefined ? {} : { partition: message.partition }),
-        })),
-      });
+      }
     },
     async disconnect() {
       if (connecting) await producer.disconnect();
