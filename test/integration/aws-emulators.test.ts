@@ -111,17 +111,29 @@ describe('Kinesis emulator', () => {
 
     const shards = (await clients.kinesis.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
     expect(shards).toHaveLength(10);
+    // The stream is shared by the whole run (the Kinesis pipeline tests fill it): read each shard
+    // from this test's first record in it, not from the shard's start.
+    const firstOfShard = new Map<string, string>();
+    for (const entry of put.Records ?? []) {
+      const { ShardId, SequenceNumber } = entry;
+      if (!ShardId || !SequenceNumber) continue;
+      const known = firstOfShard.get(ShardId);
+      if (known === undefined || BigInt(SequenceNumber) < BigInt(known))
+        firstOfShard.set(ShardId, SequenceNumber);
+    }
     const read: string[] = [];
-    for (const shard of shards) {
+    for (const [shardId, sequenceNumber] of firstOfShard) {
+      expect(shards.map((shard) => shard.ShardId)).toContain(shardId);
       const iterator = await clients.kinesis.send(
         new GetShardIteratorCommand({
           StreamName: stream,
-          ShardId: shard.ShardId,
-          ShardIteratorType: 'TRIM_HORIZON',
+          ShardId: shardId,
+          ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+          StartingSequenceNumber: sequenceNumber,
         }),
       );
       const records = await clients.kinesis.send(
-        new GetRecordsCommand({ ShardIterator: iterator.ShardIterator }),
+        new GetRecordsCommand({ ShardIterator: iterator.ShardIterator, Limit: 1000 }),
       );
       for (const record of records.Records ?? []) {
         const text = Buffer.from(record.Data ?? new Uint8Array()).toString();
