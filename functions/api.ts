@@ -1,11 +1,14 @@
-/** api λ: HTTP API (v2) GET /api/v1/* → JSON read from the state table. */
+/**
+ * api λ: GET /api/v1/* behind an HTTP API (v2) or, on the localstack stage, a REST API (v1) → JSON
+ * read from the state table.
+ */
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { createS3Client, createS3ObjectSource } from '../shared/adapters/s3.ts';
 import { createStateStore, loggedWarnings } from '../shared/adapters/state-store.ts';
 import { allAnalyses } from '../shared/analyses/registry.ts';
 import { loadFunctionConfig } from '../shared/config.ts';
-import { type ApiDependencies, handleApiRequest } from '../shared/pipeline/http-api.ts';
+import { type ApiDependencies, type HttpResponse, handleApiRequest } from '../shared/pipeline/http-api.ts';
+import { decodeHttpEvent } from '../shared/pipeline/http-event.ts';
 import { createReferenceLoader } from '../shared/pipeline/reference-data.ts';
 import { withLambdaContext } from './with-lambda-context.ts';
 
@@ -19,22 +22,10 @@ export function createApiHandler({ logger, ...dependencies }: ApiHandlerDependen
     ...dependencies,
     log: (message, details) => logger.error(message, details),
   };
+  // The answer `{ statusCode, headers, body }` is a valid proxy result of either API flavour.
   return withLambdaContext(
     logger,
-    async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-      const headers = Object.fromEntries(
-        Object.entries(event.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]),
-      );
-      return handleApiRequest(
-        {
-          method: event.requestContext.http.method,
-          path: event.rawPath,
-          query: event.queryStringParameters ?? {},
-          headers,
-        },
-        api,
-      );
-    },
+    async (event: unknown): Promise<HttpResponse> => handleApiRequest(decodeHttpEvent(event), api),
   );
 }
 

@@ -6,6 +6,7 @@ import { aggregateSlices } from '../../../shared/pipeline/aggregate.ts';
 import { decodeMskEvent } from '../../../shared/pipeline/msk-event.ts';
 import summaryRequest from '../../fixtures/events/http-api-v2-summary.json' with { type: 'json' };
 import mskEvent from '../../fixtures/events/msk-data-raw.json' with { type: 'json' };
+import restSummaryRequest from '../../fixtures/events/rest-api-v1-summary.json' with { type: 'json' };
 import { FakeClock, InMemoryItemStore, RecordingPublisher } from '../../support/fakes.ts';
 import { CapturingLogger, fakeLambdaContext } from '../../support/lambda.ts';
 
@@ -136,5 +137,64 @@ describe('api handler', () => {
       }),
       expect.objectContaining({ level: 'ERROR', function_request_id: 'failed-request-2' }),
     ]);
+  });
+
+  it('answers a REST API (v1) proxy event as it answers the same request through an HTTP API (v2)', async () => {
+    // Arrange: the same GET with the same query and Origin, once in each shape.
+    const { handler } = await world();
+    const sameRequestV2: APIGatewayProxyEventV2 = {
+      ...summaryRequest,
+      rawQueryString: `run=${encodeURIComponent(RUN)}`,
+      queryStringParameters: { run: RUN },
+    };
+
+    // Act
+    const v1 = await handler(restSummaryRequest, fakeLambdaContext({ requestId: 'rest-request-1' }));
+    const v2 = await handler(sameRequestV2, fakeLambdaContext({ requestId: 'api-request-4' }));
+
+    // Assert
+    expect(v1).toEqual(v2);
+    expect(v1.statusCode).toBe(200);
+    expect(v1.headers).toMatchObject({ vary: 'Origin', 'access-control-allow-origin': DASHBOARD_ORIGIN });
+    expect(JSON.parse(v1.body)).toMatchObject({ analysis: 'dt', runs: [RUN], rows: 3 });
+  });
+
+  it('reads REST API (v1) headers whatever their case: If-None-Match gives 304, an OPTIONS preflight the CORS grant', async () => {
+    // Arrange
+    const { handler } = await world();
+    const first = await handler(restSummaryRequest, fakeLambdaContext({ requestId: 'rest-request-2' }));
+    const headers = { ...restSummaryRequest.headers, 'If-None-Match': String(first.headers.etag) };
+    const preflight = {
+      ...restSummaryRequest,
+      httpMethod: 'OPTIONS',
+      queryStringParameters: null,
+      multiValueQueryStringParameters: null,
+      headers: { ...restSummaryRequest.headers, 'Access-Control-Request-Method': 'GET' },
+      requestContext: { ...restSummaryRequest.requestContext, httpMethod: 'OPTIONS' },
+    };
+
+    // Act
+    const unchanged = await handler({ ...restSummaryRequest, headers }, fakeLambdaContext({}));
+    const granted = await handler(preflight, fakeLambdaContext({}));
+
+    // Assert
+    expect(unchanged).toMatchObject({ statusCode: 304, body: '' });
+    expect(granted.statusCode).toBe(204);
+    expect(granted.headers).toMatchObject({
+      'access-control-allow-origin': DASHBOARD_ORIGIN,
+      'access-control-allow-methods': 'GET, HEAD',
+      'access-control-allow-headers': 'If-None-Match',
+    });
+  });
+
+  it('fails the invocation, saying why, on an event of neither API Gateway shape', async () => {
+    // Arrange
+    const { handler } = await world();
+
+    // Act
+    const answer = handler({ Records: [] }, fakeLambdaContext({ requestId: 'wrong-event' }));
+
+    // Assert
+    await expect(answer).rejects.toThrow(/neither an HTTP API \(v2\) nor a REST API \(v1\)/);
   });
 });
