@@ -3,10 +3,12 @@
  * kinesis stage (service-definition.ts) becomes a local Kinesis trigger on the stack's kinesalite.
  * Checkpoints are kept in the stack's data folder, so a restarted runtime resumes where it stopped;
  * the on-failure destination is a folder there too (one JSON file per batch given up on, with what
- * AWS sends to SQS: the batch's metadata).
+ * AWS sends to SQS: the batch's metadata). Tests may override the batch size and window, as for the
+ * Kafka triggers (runtime.ts `TriggerOverrides`), and move a trigger's checkpoints while it has not
+ * started (`kinesisTriggerCheckpoints`), as they move a paused Kafka trigger's group offsets.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createKinesisClient } from '../shared/adapters/kinesis.ts';
 import type { CheckpointStore, KinesisTriggerStats, RunningKinesisTrigger } from './kinesis-trigger.ts';
 import { startKinesisTrigger } from './kinesis-trigger.ts';
@@ -34,12 +36,28 @@ function fileCheckpoints(file: string): CheckpointStore {
       checkpoints[shardId] = sequenceNumber;
       // Writes one after another: a later checkpoint never lands under an earlier one.
       writing = writing.then(async () => {
+        await mkdir(dirname(file), { recursive: true });
         await writeFile(`${file}.tmp`, JSON.stringify(checkpoints));
         await rename(`${file}.tmp`, file);
       });
       await writing;
     },
   };
+}
+
+/** The checkpoints of `functionId`'s trigger on `stream`: the same file its trigger reads at start. */
+export function kinesisTriggerCheckpoints(
+  dataDir: string,
+  functionId: string,
+  stream: string,
+): CheckpointStore {
+  return fileCheckpoints(join(dataDir, 'kinesis-triggers', `${functionId}-${stream}.checkpoints.json`));
+}
+
+/** serverless.yml's settings, unless overridden (a test reproducing a source job's batches of 200). */
+export interface KinesisTriggerOverrides {
+  readonly batchSize?: number;
+  readonly batchingWindowMs?: number;
 }
 
 export interface KinesisTriggers {
@@ -53,8 +71,9 @@ export function kinesisTriggers(deps: {
   readonly functions: ReadonlyMap<string, LoadedFunction>;
   readonly invoke: LambdaInvoker['invoke'];
   readonly log: (line: string) => void;
+  readonly overrides?: KinesisTriggerOverrides;
 }): KinesisTriggers {
-  const { stack, invoke, log } = deps;
+  const { stack, invoke, log, overrides } = deps;
   const client = createKinesisClient({ region: LOCAL_REGION, kinesisEndpoint: stack.endpoints.kinesis });
   const running: RunningKinesisTrigger[] = [];
   const folder = join(stack.dataDir, 'kinesis-triggers');
@@ -65,12 +84,15 @@ export function kinesisTriggers(deps: {
       for (const trigger of definition.kinesisTriggers) {
         if (!trigger.enabled) continue;
         const name = `${definition.id}-${trigger.stream}`;
+        const batchingWindowMs =
+          overrides?.batchingWindowMs ??
+          (trigger.batchWindow === undefined ? undefined : trigger.batchWindow * 1000);
         running.push(
           await startKinesisTrigger({
             client,
             stream: trigger.stream,
-            batchSize: trigger.batchSize,
-            ...(trigger.batchWindow === undefined ? {} : { batchingWindowMs: trigger.batchWindow * 1000 }),
+            batchSize: overrides?.batchSize ?? trigger.batchSize,
+            ...(batchingWindowMs === undefined ? {} : { batchingWindowMs }),
             startingPosition: trigger.startingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
             bisectBatchOnFunctionError: trigger.bisectBatchOnFunctionError,
             maximumRetryAttempts: trigger.maximumRetryAttempts,
@@ -78,7 +100,7 @@ export function kinesisTriggers(deps: {
             region: LOCAL_REGION,
             invokeIdentityArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/${definition.name}`,
             functionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${definition.name}`,
-            checkpoints: fileCheckpoints(join(folder, `${name}.checkpoints.json`)),
+            checkpoints: kinesisTriggerCheckpoints(stack.dataDir, definition.id, trigger.stream),
             onFailure: (failure) =>
               writeFile(
                 join(folder, 'failed-batches', `${name}-${Date.now()}.json`),

@@ -67,17 +67,10 @@ export interface RuntimeOptions {
   readonly sandboxExecArgv?: readonly string[];
   /** Told of every finished invocation, timed around it here (the bench's handler times). */
   readonly onInvoked?: (record: InvocationRecord) => void;
-  /**
-   * Kafka triggers: `batchSize` overrides serverless.yml's (e.g. 200 to reproduce a source job's
-   * maxOffsetsPerTrigger), and so does `batchingWindowMs`; `paused` starts them only at
-   * `resumeTriggers()` (replay first, then consume what is already in the topic, as a job started
-   * later would).
-   */
-  readonly kafkaTriggers?: {
-    readonly batchSize?: number;
-    readonly batchingWindowMs?: number;
-    readonly paused?: boolean;
-  };
+  /** The Kafka triggers' overrides (`TriggerOverrides`). */
+  readonly kafkaTriggers?: TriggerOverrides;
+  /** The Kinesis triggers' overrides, the same as the Kafka ones (kinesis stages). */
+  readonly kinesisTriggers?: TriggerOverrides;
   /** Serves these static files at `/` (the built dashboard), when given. */
   readonly staticDir?: string;
   /** How often to look for abandoned replays (default replay-continuation.ts's; tests shorten it). */
@@ -85,9 +78,21 @@ export interface RuntimeOptions {
   readonly log: (line: string) => void;
 }
 
+/**
+ * A test's overrides of one kind of stream trigger: `batchSize` overrides serverless.yml's (e.g. 200
+ * to reproduce a source job's maxOffsetsPerTrigger), and so does `batchingWindowMs`; `paused` starts
+ * them only at `resumeTriggers()` (replay first, then consume what is already in the topic or
+ * stream, as a job started later would).
+ */
+export interface TriggerOverrides {
+  readonly batchSize?: number;
+  readonly batchingWindowMs?: number;
+  readonly paused?: boolean;
+}
+
 export interface RunningRuntime {
   readonly apiUrl: string;
-  /** Starts the Kafka triggers held back by `kafkaTriggers.paused`. */
+  /** Starts the triggers held back by `kafkaTriggers.paused` or `kinesisTriggers.paused`. */
   resumeTriggers(): Promise<void>;
   readonly stats: () => {
     readonly functions: Record<string, InvocationStats>;
@@ -149,9 +154,16 @@ export async function startPipelineRuntime(options: RuntimeOptions): Promise<Run
     { clientId: 'driftline-runtime', logLevel: 'error' },
   );
   const triggers = kafkaTriggers({ kafka, stack, functions, invoke, options });
-  const streamTriggers = kinesisTriggers({ stack, functions, invoke, log });
+  const streamTriggers = kinesisTriggers({
+    stack,
+    functions,
+    invoke,
+    log,
+    overrides: options.kinesisTriggers,
+  });
   const resumeTriggers = () => Promise.all([triggers.resume(), streamTriggers.resume()]).then(() => {});
-  if (!options.kafkaTriggers?.paused) await resumeTriggers();
+  if (!options.kafkaTriggers?.paused) await triggers.resume();
+  if (!options.kinesisTriggers?.paused) await streamTriggers.resume();
 
   // S3-triggered functions, through the relayed notifications.
   const consumers = await startS3Triggers({

@@ -2,9 +2,14 @@
  * The local Kinesis trigger on kinesalite (the stack's Kinesis emulator), fed by the Kinesis
  * publisher: event shape, batching, per-shard order with shards in parallel, whole-batch retries,
  * bisection, retry limits with the on-failure destination, and restarts from checkpoints. Each test
- * uses a stream of its own.
+ * uses a stream of its own. Then the runtime's set of Kinesis triggers (kinesis-triggers.ts) with a
+ * test's overrides: the batch size, and a trigger held back until `resume` whose checkpoints a test
+ * moves past what the stream already holds (as the sf pipeline test does).
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   CreateStreamCommand,
   DeleteStreamCommand,
@@ -20,8 +25,11 @@ import {
   type RunningKinesisTrigger,
   startKinesisTrigger,
 } from '../../localstack/kinesis-trigger.ts';
+import { type KinesisTriggerOverrides, kinesisTriggers } from '../../localstack/kinesis-triggers.ts';
+import type { LoadedFunction } from '../../localstack/lambda-context.ts';
 import { createKinesisPublisher } from '../../shared/adapters/kinesis.ts';
 import { decodeKinesisEvent } from '../../shared/pipeline/kinesis-event.ts';
+import { skipUnconsumedRecords } from '../support/skip-unconsumed.ts';
 import { pollUntil, stackClients } from '../support/stack-clients.ts';
 
 const stack = inject('stack');
@@ -264,5 +272,89 @@ describe('the local Kinesis trigger', () => {
     for (let n = 0; n < 5; n++) await putNumbered(stream, n, 1, 1);
     await seen.until(5, 'records');
     expect(seen.events).toHaveLength(1);
+  });
+});
+
+describe("the runtime's Kinesis triggers, with a test's overrides", () => {
+  /** An `aggregate` function triggered by `stream` as serverless.yml would: batch size 100, no window. */
+  function aggregateOn(stream: string): ReadonlyMap<string, LoadedFunction> {
+    const definition = {
+      id: 'aggregate',
+      name: 'driftline-test-aggregate',
+      handlerModule: 'functions/aggregate.ts',
+      handlerExport: 'handler',
+      timeoutSeconds: 120,
+      memorySizeMb: 512,
+      environment: {},
+      s3Triggers: [],
+      mskTriggers: [],
+      kinesisTriggers: [
+        {
+          stream,
+          batchSize: 100,
+          startingPosition: 'TRIM_HORIZON' as const,
+          bisectBatchOnFunctionError: false,
+          maximumRetryAttempts: -1,
+          enabled: true,
+        },
+      ],
+      httpRoutes: [],
+    };
+    return new Map([['aggregate', { definition, handler: async () => undefined }]]);
+  }
+
+  /** The triggers of `aggregateOn(stream)`, checkpointing in a data folder of their own. */
+  async function triggersOn(stream: string, overrides: KinesisTriggerOverrides, seen: KinesisStreamEvent[]) {
+    const dataDir = await mkdtemp(join(tmpdir(), 'driftline-kinesis-triggers-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const localStack = { ...stack, dataDir };
+    const triggers = kinesisTriggers({
+      stack: localStack,
+      functions: aggregateOn(stream),
+      invoke: async (_functionId, event) => {
+        seen.push(event as KinesisStreamEvent);
+        return undefined;
+      },
+      log: () => {},
+      overrides,
+    });
+    cleanups.push(() => triggers.stop());
+    return { triggers, localStack };
+  }
+
+  it("a batchSize override replaces serverless.yml's: events of at most 7 records", async () => {
+    const stream = await createStream(1);
+    await putNumbered(stream, 0, 30, 1);
+    const seen = recorder();
+    const { triggers } = await triggersOn(stream, { batchSize: 7 }, seen.events);
+    await triggers.resume();
+    await seen.until(30, 'records');
+    expect(seen.events.map((event) => event.Records.length)).toEqual([7, 7, 7, 7, 2]);
+  });
+
+  it('held back until resume: checkpoints moved to the end meanwhile skip what the stream held', async () => {
+    const stream = await createStream(2);
+    await putNumbered(stream, 0, 20, 2);
+    const seen = recorder();
+    const { triggers, localStack } = await triggersOn(stream, {}, seen.events);
+    await skipUnconsumedRecords({
+      clients: { kafka: stackClients(stack).kafka, kinesis },
+      stack: localStack,
+      transport: 'kinesis',
+      functionId: 'aggregate',
+      source: stream,
+    });
+    await putNumbered(stream, 20, 6, 2);
+    await triggers.resume();
+    // Records 20–25 follow 0–19 in their shards: once they are seen, the earlier ones had their turn.
+    await seen.until(6, 'records written after the checkpoints moved');
+    expect([...seen.seen()].sort()).toEqual([
+      '0:id-20',
+      '0:id-22',
+      '0:id-24',
+      '1:id-21',
+      '1:id-23',
+      '1:id-25',
+    ]);
   });
 });
