@@ -2,7 +2,8 @@
  * The osls plugin that completes `serverless deploy` and `serverless remove` for driftline:
  *
  * - after deploy: publishes the built dashboard (frontend/dist) to the dashboard bucket, with a
- *   `config.json` beside index.html naming the API's URL (the stack's HttpApiUrl output, or
+ *   `config.json` beside index.html naming the API's URL (the stack's HttpApiUrl output, the REST
+ *   API's ServiceEndpoint on a stage that has one instead (localstack), or
  *   --param dashboardApiUrl=… for an API behind a domain of its own). The dashboard reads it at
  *   start (frontend/src/lib/api/config.ts); without one (locally) it calls its own origin.
  *   Hashed assets are immutable; index.html and config.json are `no-cache`, so CloudFront (its
@@ -105,10 +106,12 @@ class DriftlineDeployPlugin {
 
   async apiBaseUrl() {
     if (this.custom.dashboardApiUrl) return this.custom.dashboardApiUrl;
-    const url = (await this.stackOutputs()).HttpApiUrl;
+    // The HTTP API's URL, or the REST API's (with its stage) where the stage has one (custom.httpEntries).
+    const outputs = await this.stackOutputs();
+    const url = outputs.HttpApiUrl ?? outputs.ServiceEndpoint;
     if (!url) {
       throw new this.serverless.classes.Error(
-        'The stack has no HttpApiUrl output, so the dashboard cannot be told where its API is: ' +
+        'The stack has neither an HttpApiUrl nor a ServiceEndpoint output, so the dashboard cannot be told where its API is: ' +
           'give it with --param dashboardApiUrl=https://…',
       );
     }

@@ -307,6 +307,39 @@ describe('serverless package --stage localstack (offline): the Kinesis transport
     expect(template.Parameters.MskTrigger?.Default).toBe('false');
   });
 
+  it('exposes api through a REST API (v1), which LocalStack’s free tier serves: GET and the CORS preflight on /api/v1/{proxy+}, no HTTP API', () => {
+    const ofType = (type: string) =>
+      Object.entries(template.Resources).filter(([, found]) => found.Type === type);
+    expect(ofType('AWS::ApiGateway::RestApi')).toHaveLength(1);
+    // /api, /api/v1, /api/v1/{proxy+}: each a resource under its parent, the first under the root.
+    const paths = ofType('AWS::ApiGateway::Resource').map(([, found]) => found.Properties.PathPart);
+    expect(paths.sort()).toEqual(['api', 'v1', '{proxy+}']);
+    const methods = ofType('AWS::ApiGateway::Method').map(([, found]) => found.Properties);
+    expect(methods.map((method) => method.HttpMethod).sort()).toEqual(['GET', 'OPTIONS']);
+    for (const method of methods) {
+      expect(method).toMatchObject({
+        ResourceId: { Ref: 'ApiGatewayResourceApiV1ProxyVar' },
+        AuthorizationType: 'NONE',
+        Integration: { Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' },
+      });
+      expect(JSON.stringify(method.Integration)).toContain('ApiLambdaFunction');
+    }
+    expect(ofType('AWS::ApiGateway::Deployment')).toHaveLength(1);
+    expect(template.Outputs).toHaveProperty('ServiceEndpoint');
+    // No HTTP API (v2) on this stage: LocalStack serves those only in its paid tiers.
+    expect(
+      Object.values(template.Resources).filter((found) => found.Type.startsWith('AWS::ApiGatewayV2::')),
+    ).toEqual([]);
+    expect(template.Outputs).not.toHaveProperty('HttpApiUrl');
+    // The function answers the preflight itself, from the same allow-list.
+    expect(resource('ApiLambdaFunction').Properties.Environment).toMatchObject({
+      Variables: {
+        DRIFTLINE_CORS_ALLOW_ORIGINS:
+          'http://driftline-dashboard-localstack.s3.localhost.localstack.cloud:4566',
+      },
+    });
+  });
+
   it('tells every function its transport and streams, and lets each role reach only its streams', () => {
     const aggregate = resource('AggregateLambdaFunction').Properties.Environment;
     expect(aggregate).toMatchObject({
