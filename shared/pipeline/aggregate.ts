@@ -20,7 +20,7 @@ import { type FoldResult, foldBuckets } from './aggregate/fold.ts';
 import { groupByOrigin, type OriginGroup, type SequencedRecord } from './aggregate/origin-groups.ts';
 import { PhaseTimer } from './aggregate/phase-timer.ts';
 import { addToRollup, bucketByTime, readRollups } from './aggregate/rollups.ts';
-import { SequenceGuard } from './aggregate/sequence-guard.ts';
+import { type SequenceGuard, sequenceGuard } from './aggregate/sequence-guard.ts';
 import { countUnrouted } from './aggregate/unrouted.ts';
 import { writeVersioned } from './aggregate/versioned-write.ts';
 import { type BatchSlice, batchIdOf } from './batch-slice.ts';
@@ -69,8 +69,8 @@ interface GroupBatch {
  */
 function freshRecords(records: readonly SequencedRecord[], guard: SequenceGuard): SequencedRecord[] {
   return records.filter((record) => {
-    if (guard.has(record.sequence)) return false;
-    guard.add(record.sequence);
+    if (guard.has(record)) return false;
+    guard.add(record);
     return true;
   });
 }
@@ -123,7 +123,7 @@ async function processGroup(batch: GroupBatch, deps: AggregateDependencies): Pro
   const stateItem = await deps.store.get(partitionStateKey(analysis.id, run, slice.source, slice.partition));
   const current = readAccumulator(stateItem);
   timer.lap('stateRead');
-  const guard = SequenceGuard.of(batch.group.numbering, current?.guard);
+  const guard = sequenceGuard(batch.group.numbering, current?.guard);
   const fresh = freshRecords(batch.group.records, guard);
   if (fresh.length === 0) {
     return republishIfLast(batch, { id: current?.lastBatchId, summarySk: current?.lastSummarySk }, deps);

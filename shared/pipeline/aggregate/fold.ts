@@ -11,7 +11,7 @@
 import type { AnyAnalysis, Rejection } from '../../core/analysis.ts';
 import type { SequencedRecord } from './origin-groups.ts';
 import type { RollupContribution, RollupRead } from './rollups.ts';
-import { type Numbering, SequenceGuard } from './sequence-guard.ts';
+import { type Numbering, sequenceGuard } from './sequence-guard.ts';
 
 /**
  * Record bytes per call of the analysis. 256 KiB of the worst input (a bad row per two bytes) is
@@ -138,13 +138,13 @@ export async function foldBuckets(
     // A rollup may already hold some of its bucket's records (a crash after the rollup write and
     // before the state write, then a redelivery): those go into the state, not again into the rollup.
     // Each rollup has its own guard, as gap-aware as the state's (sequence-guard.ts).
-    const guard = SequenceGuard.of(numbering, rollup.current?.guard);
+    const guard = sequenceGuard(numbering, rollup.current?.guard);
     const already: SequencedRecord[] = [];
     const notYet: SequencedRecord[] = [];
     for (const record of records) {
-      if (guard.has(record.sequence)) already.push(record);
+      if (guard.has(record)) already.push(record);
       else {
-        guard.add(record.sequence);
+        guard.add(record);
         notYet.push(record);
       }
     }

@@ -14,8 +14,11 @@ export interface OriginGroup {
 
 export interface SequencedRecord {
   readonly input: RecordInput;
-  /** Replay's sequence number, or the position (a Kinesis sequence number exceeds 2^53: BigInt). */
-  readonly sequence: bigint;
+  /**
+   * Replay's sequence number; undefined for another producer's record (numbering 'position'), which
+   * is positioned by `input.offset` (a Kinesis sequence number exceeds 2^53: read as BigInt).
+   */
+  readonly sequence: number | undefined;
 }
 
 /** A record no analysis can take, with the analysis it named (if any). */
@@ -65,8 +68,7 @@ export function groupByOrigin(
       rejections.push(unrouted(slice, record, 'unknown-analysis', detail, origin.analysis));
       continue;
     }
-    // Records without driftline headers are sequenced by their position, exactly (as BigInt). Their
-    // run (`topic:…`) is never a replay run (`key@etag`), so a group has one numbering.
+    // Records without driftline headers are sequenced by their position, exactly. Their run (`topic:…`) is never a replay run (`key@etag`), so a group has one numbering.
     const numbering: Numbering = origin.sequence === undefined ? 'position' : 'replay';
     const groupKey = `${origin.analysis}\u0000${origin.run}`;
     let group = groups.get(groupKey);
@@ -75,7 +77,7 @@ export function groupByOrigin(
       groups.set(groupKey, group);
     }
     group.records.push({
-      sequence: BigInt(origin.sequence ?? record.position),
+      sequence: origin.sequence,
       input: {
         value: record.value,
         wireFormat: origin.wireFormat,

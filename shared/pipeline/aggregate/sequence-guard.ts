@@ -26,7 +26,12 @@
  * partition: sparse (Kinesis sequence numbers are ~56-digit decimals, compared here as BigInt) but
  * strictly increasing in delivery order, so for them a jump means nothing and the guard is exactly
  * "the highest position applied".
+ *
+ * Replay numbers are JavaScript numbers here (safe integers: replay refuses others), positions
+ * BigInt: a guard costs a few comparisons per record, not an allocation.
  */
+import type { SequencedRecord } from './origin-groups.ts';
+
 export const MAX_GAPS = 256;
 
 /** How a group's records are numbered, which decides what a jump in the numbers means. */
@@ -44,65 +49,62 @@ export interface GuardFields {
   readonly droppedGaps?: number;
 }
 
-type Range = [bigint, bigint];
-
-function jsonNumber(value: bigint): number | string {
-  const asNumber = Number(value);
-  return Number.isSafeInteger(asNumber) ? asNumber : value.toString();
+/** Which records of one item's (run, partition) are applied. */
+export interface SequenceGuard {
+  /** True when the record was applied before (a duplicate). */
+  has(record: SequencedRecord): boolean;
+  /** Records the record as applied (it must not be: ask `has` first). */
+  add(record: SequencedRecord): void;
+  /** Gaps given up since the guard was read. */
+  readonly droppedNow: number;
+  /** The item fields of the guard (only lastSequence while there are no gaps). */
+  toFields(): GuardFields;
 }
 
-export class SequenceGuard {
-  /** Applied sequences: ascending, disjoint, never adjacent. */
-  private ranges: Range[];
-  /** Gaps given up by this guard's item, and by this guard since it was read. */
-  private droppedBefore: number;
+/** The guard of an item (undefined: nothing applied yet). */
+export function sequenceGuard(numbering: Numbering, fields: GuardFields | undefined): SequenceGuard {
+  return numbering === 'replay' ? ReplayGuard.of(fields) : new PositionGuard(fields);
+}
+
+function replaySequence(record: SequencedRecord): number {
+  if (record.sequence === undefined) throw new Error('a record without a replay sequence in a replay group');
+  return record.sequence;
+}
+
+type Range = [number, number];
+
+/** Replay's dense numbers: the applied set as ranges, gaps between them. */
+class ReplayGuard implements SequenceGuard {
   droppedNow = 0;
 
+  /** `ranges`: applied sequences, ascending, disjoint, never adjacent. */
   private constructor(
-    readonly numbering: Numbering,
-    ranges: Range[],
-    dropped: number,
-  ) {
-    this.ranges = ranges;
-    this.droppedBefore = dropped;
-  }
+    private readonly ranges: Range[],
+    private readonly droppedBefore: number,
+  ) {}
 
-  /** The guard of an item (undefined: nothing applied yet). */
-  static of(numbering: Numbering, fields: GuardFields | undefined): SequenceGuard {
-    if (!fields) return new SequenceGuard(numbering, [], 0);
-    const last = BigInt(fields.lastSequence);
-    let from = BigInt(fields.firstSequence ?? 0);
+  static of(fields: GuardFields | undefined): ReplayGuard {
+    if (!fields) return new ReplayGuard([], 0);
+    const last = Number(fields.lastSequence);
+    let from = fields.firstSequence ?? 0;
     const ranges: Range[] = [];
     for (const [gapFrom, gapTo] of fields.missingSequences ?? []) {
-      if (BigInt(gapFrom) > from) ranges.push([from, BigInt(gapFrom) - 1n]);
-      from = BigInt(gapTo) + 1n;
+      if (gapFrom > from) ranges.push([from, gapFrom - 1]);
+      from = gapTo + 1;
     }
     if (from <= last) ranges.push([from, last]);
-    return new SequenceGuard(numbering, ranges, fields.droppedGaps ?? 0);
+    return new ReplayGuard(ranges, fields.droppedGaps ?? 0);
   }
 
-  /** The highest sequence applied, if any. */
-  get last(): bigint | undefined {
-    return this.ranges[this.ranges.length - 1]?.[1];
-  }
-
-  /** True when the record was applied before (a duplicate). */
-  has(sequence: bigint): boolean {
-    if (this.numbering === 'position') {
-      const last = this.last;
-      return last !== undefined && sequence <= last;
-    }
+  has(record: SequencedRecord): boolean {
+    const sequence = replaySequence(record);
+    const top = this.ranges[this.ranges.length - 1];
+    if (!top || sequence > top[1]) return false; // the usual case: beyond everything applied
     return this.indexOf(sequence) !== undefined;
   }
 
-  /** Records `sequence` as applied (it must not be: ask `has` first). */
-  add(sequence: bigint): void {
-    if (this.numbering === 'position') {
-      const last = this.last;
-      this.ranges = [[0n, last === undefined || sequence > last ? sequence : last]];
-      return;
-    }
-    this.insert(sequence);
+  add(record: SequencedRecord): void {
+    this.insert(replaySequence(record));
     if (this.ranges.length - 1 > MAX_GAPS) {
       // Give up the lowest gap: the oldest one, since gaps open only above everything applied.
       const [lowest, next] = this.ranges;
@@ -111,27 +113,26 @@ export class SequenceGuard {
     }
   }
 
-  /** The item fields of the guard (only lastSequence while there are no gaps). */
   toFields(): GuardFields {
     const first = this.ranges[0];
-    const last = this.last;
-    if (!first || last === undefined) throw new Error('an empty sequence guard is never stored');
+    const top = this.ranges[this.ranges.length - 1];
+    if (!first || !top) throw new Error('an empty sequence guard is never stored');
     const missing: [number, number][] = [];
     for (let index = 1; index < this.ranges.length; index++) {
       const below = this.ranges[index - 1];
       const range = this.ranges[index];
-      if (below && range) missing.push([Number(below[1] + 1n), Number(range[0] - 1n)]);
+      if (below && range) missing.push([below[1] + 1, range[0] - 1]);
     }
     const dropped = this.droppedBefore + this.droppedNow;
     return {
-      lastSequence: jsonNumber(last),
-      ...(this.numbering === 'replay' && first[0] !== 0n ? { firstSequence: Number(first[0]) } : {}),
+      lastSequence: top[1],
+      ...(first[0] !== 0 ? { firstSequence: first[0] } : {}),
       ...(missing.length > 0 ? { missingSequences: missing } : {}),
       ...(dropped > 0 ? { droppedGaps: dropped } : {}),
     };
   }
 
-  private indexOf(sequence: bigint): number | undefined {
+  private indexOf(sequence: number): number | undefined {
     // Binary search: the ranges are ascending.
     let low = 0;
     let high = this.ranges.length - 1;
@@ -146,10 +147,10 @@ export class SequenceGuard {
     return undefined;
   }
 
-  private insert(sequence: bigint): void {
+  private insert(sequence: number): void {
     // Usually the record extends the highest range: check that first.
     const top = this.ranges[this.ranges.length - 1];
-    if (top && sequence === top[1] + 1n) {
+    if (top && sequence === top[1] + 1) {
       top[1] = sequence;
       return;
     }
@@ -157,11 +158,37 @@ export class SequenceGuard {
     if (at === -1) at = this.ranges.length;
     const below = this.ranges[at - 1];
     const above = this.ranges[at];
-    const joinsBelow = below !== undefined && below[1] + 1n === sequence;
-    const joinsAbove = above !== undefined && above[0] - 1n === sequence;
+    const joinsBelow = below !== undefined && below[1] + 1 === sequence;
+    const joinsAbove = above !== undefined && above[0] - 1 === sequence;
     if (below && above && joinsBelow && joinsAbove) this.ranges.splice(at - 1, 2, [below[0], above[1]]);
     else if (below && joinsBelow) below[1] = sequence;
     else if (above && joinsAbove) above[0] = sequence;
     else this.ranges.splice(at, 0, [sequence, sequence]);
+  }
+}
+
+/** Another producer's records: their positions (offsets, Kinesis sequence numbers), exactly. */
+class PositionGuard implements SequenceGuard {
+  readonly droppedNow = 0;
+  private last: bigint | undefined;
+
+  constructor(fields: GuardFields | undefined) {
+    // An item written before positions were exact may hold an inexact number: BigInt takes it as is.
+    this.last = fields ? BigInt(fields.lastSequence) : undefined;
+  }
+
+  has(record: SequencedRecord): boolean {
+    return this.last !== undefined && BigInt(record.input.offset) <= this.last;
+  }
+
+  add(record: SequencedRecord): void {
+    const position = BigInt(record.input.offset);
+    if (this.last === undefined || position > this.last) this.last = position;
+  }
+
+  toFields(): GuardFields {
+    if (this.last === undefined) throw new Error('an empty sequence guard is never stored');
+    const asNumber = Number(this.last);
+    return { lastSequence: Number.isSafeInteger(asNumber) ? asNumber : this.last.toString() };
   }
 }

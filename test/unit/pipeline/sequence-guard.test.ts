@@ -1,12 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_GAPS, SequenceGuard } from '../../../shared/pipeline/aggregate/sequence-guard.ts';
+import type { SequencedRecord } from '../../../shared/pipeline/aggregate/origin-groups.ts';
+import {
+  MAX_GAPS,
+  type SequenceGuard,
+  sequenceGuard,
+} from '../../../shared/pipeline/aggregate/sequence-guard.ts';
+
+/** A record at `offset`, with replay's `sequence` (none: another producer's record). */
+function record(sequence: number | undefined, offset = '0'): SequencedRecord {
+  const input = {
+    value: new Uint8Array(),
+    wireFormat: 'text',
+    partition: 0,
+    offset,
+    timestampMs: 0,
+  } as const;
+  return { input, sequence };
+}
 
 /** Offers each sequence to the guard in turn; returns those it took as new. */
 function admit(guard: SequenceGuard, sequences: readonly number[]): number[] {
   const taken: number[] = [];
   for (const sequence of sequences) {
-    if (guard.has(BigInt(sequence))) continue;
-    guard.add(BigInt(sequence));
+    if (guard.has(record(sequence))) continue;
+    guard.add(record(sequence));
     taken.push(sequence);
   }
   return taken;
@@ -15,7 +32,7 @@ function admit(guard: SequenceGuard, sequences: readonly number[]): number[] {
 describe('sequence guard over replay numbers', () => {
   it('takes e1, e3, e2 and refuses the second e3: a re-sent record behind a later one is applied once', () => {
     // Arrange
-    const guard = SequenceGuard.of('replay', undefined);
+    const guard = sequenceGuard('replay', undefined);
 
     // Act
     const taken = admit(guard, [0, 1, 3, 2, 3]);
@@ -27,12 +44,12 @@ describe('sequence guard over replay numbers', () => {
 
   it('keeps an open gap across a write and a read, and fills it later', () => {
     // Arrange
-    const first = SequenceGuard.of('replay', undefined);
+    const first = sequenceGuard('replay', undefined);
     admit(first, [0, 1, 4, 5, 8]);
     const stored = first.toFields();
 
     // Act
-    const read = SequenceGuard.of('replay', stored);
+    const read = sequenceGuard('replay', stored);
     const taken = admit(read, [2, 4, 6, 1, 3, 7, 8]);
 
     // Assert
@@ -48,21 +65,21 @@ describe('sequence guard over replay numbers', () => {
   });
 
   it('reads an item written before gaps were tracked as "everything up to lastSequence applied"', () => {
-    const guard = SequenceGuard.of('replay', { lastSequence: 41 });
+    const guard = sequenceGuard('replay', { lastSequence: 41 });
     expect(admit(guard, [0, 17, 41, 42, 40])).toEqual([42]);
   });
 
   it('does not take the first record of a rollup for the end of a gap from 0', () => {
     // A bucket's rollup starts mid-sequence (earlier records went to earlier buckets): no gap below it.
-    const guard = SequenceGuard.of('replay', undefined);
+    const guard = sequenceGuard('replay', undefined);
     admit(guard, [500, 501, 502]);
     expect(guard.toFields()).toEqual({ lastSequence: 502, firstSequence: 500 });
-    expect(admit(SequenceGuard.of('replay', guard.toFields()), [499, 500, 503])).toEqual([499, 503]);
+    expect(admit(sequenceGuard('replay', guard.toFields()), [499, 500, 503])).toEqual([499, 503]);
   });
 
   it(`holds at most ${MAX_GAPS} gaps, giving up the lowest and counting it`, () => {
     // Arrange: every other number, so each new record opens a gap
-    const guard = SequenceGuard.of('replay', undefined);
+    const guard = sequenceGuard('replay', undefined);
     const evens = Array.from({ length: MAX_GAPS + 11 }, (_, index) => index * 2);
 
     // Act
@@ -74,8 +91,8 @@ describe('sequence guard over replay numbers', () => {
     expect(fields.missingSequences).toHaveLength(MAX_GAPS);
     expect(fields.droppedGaps).toBe(10);
     // The ten lowest gaps were given up (their odd numbers now count as applied); the others fill.
-    expect(admit(SequenceGuard.of('replay', fields), [1, 19, 21, 23])).toEqual([21, 23]);
-    expect(SequenceGuard.of('replay', fields).toFields()).toEqual(fields);
+    expect(admit(sequenceGuard('replay', fields), [1, 19, 21, 23])).toEqual([21, 23]);
+    expect(sequenceGuard('replay', fields).toFields()).toEqual(fields);
   });
 });
 
@@ -91,12 +108,12 @@ describe('sequence guard over positions (records of other producers)', () => {
   it('orders 56-digit sequence numbers exactly and stores the highest as its exact decimal string', () => {
     // Arrange
     expect(new Set(positions.map(Number)).size).toBe(1);
-    const guard = SequenceGuard.of('position', undefined);
+    const guard = sequenceGuard('position', undefined);
 
     // Act
     const taken = positions.filter((position) => {
-      if (guard.has(BigInt(position))) return false;
-      guard.add(BigInt(position));
+      if (guard.has(record(undefined, position))) return false;
+      guard.add(record(undefined, position));
       return true;
     });
 
@@ -104,15 +121,15 @@ describe('sequence guard over positions (records of other producers)', () => {
     expect(taken).toEqual(positions);
     const fields = guard.toFields();
     expect(fields).toEqual({ lastSequence: positions[2] });
-    const read = SequenceGuard.of('position', fields);
-    expect(positions.map((position) => read.has(BigInt(position)))).toEqual([true, true, true]);
-    expect(read.has(BigInt(positions[2] ?? '0') + 1n)).toBe(false);
+    const read = sequenceGuard('position', fields);
+    expect(positions.map((position) => read.has(record(undefined, position)))).toEqual([true, true, true]);
+    expect(read.has(record(undefined, String(BigInt(positions[2] ?? '0') + 1n)))).toBe(false);
   });
 
   it('never opens gaps: positions are sparse, a jump means nothing', () => {
-    const guard = SequenceGuard.of('position', { lastSequence: 100 });
-    guard.add(5_000n);
-    expect(guard.has(4_000n)).toBe(true);
+    const guard = sequenceGuard('position', { lastSequence: 100 });
+    guard.add(record(undefined, '5000'));
+    expect(guard.has(record(undefined, '4000'))).toBe(true);
     expect(guard.toFields()).toEqual({ lastSequence: 5_000 });
   });
 });
