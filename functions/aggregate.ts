@@ -34,6 +34,14 @@ export function createAggregateHandler({
       logger.error('aggregate failed; the batch will be retried', { error });
       throw error;
     }
+    const droppedGaps = outcomes.reduce((sum, outcome) => sum + (outcome.droppedGaps ?? 0), 0);
+    if (droppedGaps > 0) {
+      // More gaps open than the guard keeps (sequence-guard.ts): records still to come there are lost.
+      logger.warn('sequence gaps given up', {
+        droppedGaps,
+        batches: outcomes.filter((outcome) => outcome.droppedGaps).map((outcome) => outcome.batchId),
+      });
+    }
     logger.info('batches aggregated', {
       batches: outcomes.length,
       rows: outcomes.reduce((sum, outcome) => sum + outcome.inputRows, 0),

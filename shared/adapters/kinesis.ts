@@ -3,13 +3,7 @@ import { KinesisClient, ListShardsCommand, PutRecordsCommand, type Shard } from 
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { FunctionConfig } from '../config.ts';
 import { comparePositions } from '../core/position.ts';
-import {
-  type KinesisEntry,
-  kinesisEntryOf,
-  type PutRetry,
-  putAllWithRetries,
-  requestsWithinLimits,
-} from '../pipeline/kinesis-batches.ts';
+import { type KinesisEntry, kinesisPublisher, type PutRetry } from '../pipeline/kinesis-batches.ts';
 import type { Publisher } from '../pipeline/ports.ts';
 
 export function createKinesisClient(
@@ -50,21 +44,16 @@ async function openShardStartKeys(client: KinesisClient, stream: string): Promis
 const DEFAULT_RETRY: Omit<PutRetry, 'sleep'> = { maxAttempts: 6, initialDelayMs: 100 };
 
 /**
- * A Publisher on PutRecords: messages in order, requests within 500 records / 5 MiB, failed entries
- * re-sent alone (kinesis-batches.ts). A message's explicit partition selects the shard of that
- * index; the shards of each stream are listed once per container.
+ * A Publisher on PutRecords (kinesis-batches.ts: requests within Kinesis' limits, failed entries
+ * re-sent alone). A message's explicit partition selects the shard of that index; the shards of
+ * each stream are listed once per container.
  */
 export function createKinesisPublisher(
   client: KinesisClient,
   options: { readonly retry?: Partial<Omit<PutRetry, 'sleep'>> } = {},
 ): Publisher {
   const shardKeys = new Map<string, Promise<string[]>>();
-  const retry: PutRetry = {
-    ...DEFAULT_RETRY,
-    ...options.retry,
-    sleep: (ms) => new Promise((resolveSleep) => setTimeout(resolveSleep, ms)),
-  };
-  const startKeysOf = (stream: string): Promise<string[]> => {
+  const shardStartKeys = (stream: string): Promise<string[]> => {
     let keys = shardKeys.get(stream);
     if (!keys) {
       keys = openShardStartKeys(client, stream);
@@ -73,7 +62,7 @@ export function createKinesisPublisher(
     }
     return keys;
   };
-  const put = (stream: string) => async (entries: readonly KinesisEntry[]) => {
+  const putRecords = (stream: string) => async (entries: readonly KinesisEntry[]) => {
     const response = await client.send(
       new PutRecordsCommand({
         StreamName: stream,
@@ -86,14 +75,10 @@ export function createKinesisPublisher(
     );
     return entries.map((_, index) => response.Records?.[index]?.ErrorCode);
   };
-  return {
-    async publish(stream, messages) {
-      if (messages.length === 0) return;
-      const keys = await startKeysOf(stream);
-      const entries = messages.map((message) => kinesisEntryOf(message, keys));
-      for (const request of requestsWithinLimits(entries)) {
-        await putAllWithRetries(request, put(stream), retry);
-      }
-    },
+  const retry: PutRetry = {
+    ...DEFAULT_RETRY,
+    ...options.retry,
+    sleep: (ms) => new Promise((resolveSleep) => setTimeout(resolveSleep, ms)),
   };
+  return kinesisPublisher({ shardStartKeys, putRecords, retry });
 }

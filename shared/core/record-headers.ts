@@ -31,21 +31,25 @@ export function originHeaders(origin: RecordOrigin): Record<string, string> {
   };
 }
 
+/** The origin of a record another producer wrote: no sequence of its own (see readOrigin). */
+export type ForeignOrigin = Omit<RecordOrigin, 'sequence'> & { readonly sequence: undefined };
+
 /**
  * Reads the origin back. Records produced by something else than replay (no headers) belong to the
- * run `topic:<topic>` of the given default analysis and are positioned by their offset.
+ * run `topic:<topic>` of the given default analysis and have no sequence: the caller positions them
+ * by their offset or Kinesis sequence number.
  */
 export function readOrigin(
   headers: ReadonlyMap<string, string>,
-  fallback: { readonly analysis: string | undefined; readonly topic: string; readonly offset: number },
-): RecordOrigin | { readonly error: string } {
+  fallback: { readonly analysis: string | undefined; readonly topic: string },
+): RecordOrigin | ForeignOrigin | { readonly error: string } {
   const analysis = headers.get(HEADER_ANALYSIS) ?? fallback.analysis;
   if (analysis === undefined)
     return { error: `no ${HEADER_ANALYSIS} header and no default analysis configured` };
   const sequenceText = headers.get(HEADER_SEQUENCE);
   const run = headers.get(HEADER_RUN);
   if (sequenceText === undefined || run === undefined) {
-    return { analysis, run: `topic:${fallback.topic}`, sequence: fallback.offset, wireFormat: 'text' };
+    return { analysis, run: `topic:${fallback.topic}`, sequence: undefined, wireFormat: 'text' };
   }
   const sequence = Number(sequenceText);
   if (!Number.isSafeInteger(sequence) || sequence < 0)

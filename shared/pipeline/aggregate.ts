@@ -4,8 +4,9 @@
  * (analysis, run, partition), adds them to time-bucket rollups, stores and publishes a summary, and
  * sends rejected rows to the dead-letter topic.
  *
- * Exactly-once effect without transactions: every state item remembers the last record sequence
- * number applied to it (see core/record-headers.ts), and is written with a version condition. A
+ * Exactly-once effect without transactions: every state item remembers which record sequence
+ * numbers it holds (see core/record-headers.ts; gap-aware, aggregate/sequence-guard.ts: over
+ * Kinesis a re-sent record may arrive after later ones), and is written with a version condition. A
  * retried or duplicated batch finds its records already applied and changes nothing; its stored
  * summary is published again under the same batch id. Writes go rollups → batch summary → state, so
  * a crash in between leaves the state unchanged and the retry completes the rest (each rollup has
@@ -19,6 +20,7 @@ import { type FoldResult, foldBuckets } from './aggregate/fold.ts';
 import { groupByOrigin, type OriginGroup, type SequencedRecord } from './aggregate/origin-groups.ts';
 import { PhaseTimer } from './aggregate/phase-timer.ts';
 import { addToRollup, bucketByTime, readRollups } from './aggregate/rollups.ts';
+import { type SequenceGuard, sequenceGuard } from './aggregate/sequence-guard.ts';
 import { countUnrouted } from './aggregate/unrouted.ts';
 import { writeVersioned } from './aggregate/versioned-write.ts';
 import { type BatchSlice, batchIdOf } from './batch-slice.ts';
@@ -49,6 +51,8 @@ export interface BatchOutcome {
   readonly rejectedRows: number;
   /** True when every record had been applied before (a retry or a duplicate): nothing changed. */
   readonly duplicate: boolean;
+  /** Gaps of the sequence guard this batch gave up (more than MAX_GAPS open): rows may be lost. */
+  readonly droppedGaps?: number;
 }
 
 /** One (analysis, run) group of a slice, as one batch. */
@@ -59,13 +63,14 @@ interface GroupBatch {
   readonly receivedAt: number;
 }
 
-/** Records beyond everything applied so far, including earlier records of this very batch (which a
- * resumed replay may have sent twice). */
-function freshRecords(records: readonly SequencedRecord[], lastApplied: number): SequencedRecord[] {
-  let highest = lastApplied;
+/**
+ * The records the guard does not hold yet, each added to it as it is taken, so that a second copy in
+ * this very batch (a resumed replay sends records twice) is a duplicate too.
+ */
+function freshRecords(records: readonly SequencedRecord[], guard: SequenceGuard): SequencedRecord[] {
   return records.filter((record) => {
-    if (record.sequence <= highest) return false;
-    highest = record.sequence;
+    if (guard.has(record)) return false;
+    guard.add(record);
     return true;
   });
 }
@@ -105,6 +110,8 @@ interface FoldedBatch {
   readonly stateItem: StoredItem | undefined;
   readonly current: AccumulatorPayload | undefined;
   readonly fresh: readonly SequencedRecord[];
+  /** The state's guard with the fresh records added. */
+  readonly guard: SequenceGuard;
   readonly folded: FoldResult;
   readonly timer: PhaseTimer;
 }
@@ -116,7 +123,8 @@ async function processGroup(batch: GroupBatch, deps: AggregateDependencies): Pro
   const stateItem = await deps.store.get(partitionStateKey(analysis.id, run, slice.source, slice.partition));
   const current = readAccumulator(stateItem);
   timer.lap('stateRead');
-  const fresh = freshRecords(batch.group.records, current?.lastSequence ?? -1);
+  const guard = sequenceGuard(batch.group.numbering, current?.guard);
+  const fresh = freshRecords(batch.group.records, guard);
   if (fresh.length === 0) {
     return republishIfLast(batch, { id: current?.lastBatchId, summarySk: current?.lastSummarySk }, deps);
   }
@@ -127,10 +135,10 @@ async function processGroup(batch: GroupBatch, deps: AggregateDependencies): Pro
   const initial = current ? analysis.stateCodec.decode(current.data) : analysis.emptyState();
   const context = { source: slice.source, batchId: batch.batchId, analysis: analysis.id, run };
   const deadLetters = new DeadLetterSink(deps.publisher, deps.topics.dead, context, deps.now);
-  const folded = await foldBuckets(analysis, initial, buckets, rollups, deadLetters);
+  const folded = await foldBuckets(analysis, batch.group.numbering, initial, buckets, rollups, deadLetters);
   timer.lap('apply');
   timer.reassign('apply', 'deadLetters', deadLetters.publishMs);
-  return commitBatch({ batch, stateItem, current, fresh, folded, timer }, deps);
+  return commitBatch({ batch, stateItem, current, fresh, guard, folded, timer }, deps);
 }
 
 /**
@@ -139,7 +147,7 @@ async function processGroup(batch: GroupBatch, deps: AggregateDependencies): Pro
  * summary (put-if-absent), the state (versioned: the commit point), then the summary to data_clean.
  */
 async function commitBatch(folded: FoldedBatch, deps: AggregateDependencies): Promise<BatchOutcome> {
-  const { batch, fresh, timer, current } = folded;
+  const { batch, fresh, guard, timer, current } = folded;
   const { slice, batchId, receivedAt } = batch;
   const { analysis, run } = batch.group;
   const { contributions, rejectedRows, inputRows } = folded.folded;
@@ -167,7 +175,7 @@ async function commitBatch(folded: FoldedBatch, deps: AggregateDependencies): Pr
   timer.lap('summaryWrite');
 
   const next = accumulatorJson({
-    lastSequence: fresh[fresh.length - 1]?.sequence ?? -1,
+    guard: guard.toFields(),
     data: analysis.stateCodec.encode(folded.folded.state),
     rows: (current?.rows ?? 0) + inputRows,
     batches: (current?.batches ?? 0) + 1,
@@ -180,7 +188,16 @@ async function commitBatch(folded: FoldedBatch, deps: AggregateDependencies): Pr
   timer.lap('stateWrite');
 
   await deps.publisher.publish(deps.topics.clean, [{ key: batchId, value: JSON.stringify(summary) }]);
-  return { batchId, analysis: analysis.id, run, inputRows, rejectedRows, duplicate: false };
+  const dropped = guard.droppedNow;
+  return {
+    batchId,
+    analysis: analysis.id,
+    run,
+    inputRows,
+    rejectedRows,
+    duplicate: false,
+    ...(dropped > 0 ? { droppedGaps: dropped } : {}),
+  };
 }
 
 /** Records no analysis can take: dead letters, counted per partition, reported as one outcome. */

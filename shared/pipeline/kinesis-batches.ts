@@ -9,7 +9,7 @@
  * its state by. Other messages are placed by their key, as Kafka's partitioner does.
  */
 import { encodeEnvelope } from '../core/record-envelope.ts';
-import { type OutgoingMessage, RetryableError } from './ports.ts';
+import { type OutgoingMessage, type Publisher, RetryableError } from './ports.ts';
 
 /** Kinesis' limits of PutRecords: records per request, bytes per request and per record. */
 export const KINESIS_LIMITS = {
@@ -93,6 +93,10 @@ export interface PutRetry {
  * Puts `entries` (one request's worth) until all are stored: each attempt re-sends only the entries
  * the previous one reported as failed, so no stored record is written twice by the retry. Throws a
  * RetryableError (the trigger or S3 retries the invocation) when some still fail after all attempts.
+ *
+ * A re-sent entry is the same bytes (its envelope, hence its replay sequence number, was made once),
+ * but Kinesis may have stored later entries of its shard meanwhile: it lands after them. Aggregate's
+ * gap-aware guard (aggregate/sequence-guard.ts) applies it all the same.
  */
 export async function putAllWithRetries(
   entries: readonly KinesisEntry[],
@@ -113,4 +117,31 @@ export async function putAllWithRetries(
     pending = failed;
     await retry.sleep(retry.initialDelayMs * 2 ** (attempt - 1));
   }
+}
+
+/** What a Kinesis publisher needs of the service: each stream's shards and one PutRecords call. */
+export interface KinesisPort {
+  /** The first hash key of each open shard of `stream`, in shard order. */
+  readonly shardStartKeys: (stream: string) => Promise<readonly string[]>;
+  readonly putRecords: (stream: string) => PutRecords;
+  readonly retry: PutRetry;
+}
+
+/**
+ * A Publisher on PutRecords: messages in order, requests within 500 records / 5 MiB, failed entries
+ * re-sent alone. One request at a time per publish, each request's failures re-sent until stored
+ * before the next request goes: a later request never overtakes a re-send, so reordering in a shard
+ * is bounded by one request (callers publish one call at a time per stream: replay awaits each).
+ */
+export function kinesisPublisher(port: KinesisPort): Publisher {
+  return {
+    async publish(stream, messages) {
+      if (messages.length === 0) return;
+      const keys = await port.shardStartKeys(stream);
+      const entries = messages.map((message) => kinesisEntryOf(message, keys));
+      for (const request of requestsWithinLimits(entries)) {
+        await putAllWithRetries(request, port.putRecords(stream), port.retry);
+      }
+    },
+  };
 }

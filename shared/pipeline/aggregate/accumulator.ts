@@ -1,10 +1,11 @@
 import type { Json, JsonObject } from '../../core/analysis.ts';
 import type { StoredItem } from '../ports.ts';
+import type { GuardFields } from './sequence-guard.ts';
 
 /** The payload of a state#… or rollup#… item. */
 export interface AccumulatorPayload {
-  /** The highest record sequence number folded in: the exactly-once guard. */
-  readonly lastSequence: number;
+  /** Which record sequence numbers are folded in: the exactly-once guard (sequence-guard.ts). */
+  readonly guard: GuardFields;
   readonly data: Json;
   readonly rows: number;
   readonly batches: number;
@@ -14,22 +15,52 @@ export interface AccumulatorPayload {
   readonly lastSummarySk?: string;
 }
 
+function isSequence(value: Json | undefined): value is number | string {
+  return typeof value === 'number'
+    ? Number.isInteger(value)
+    : typeof value === 'string' && /^\d+$/.test(value);
+}
+
+/** The guard fields of a payload; items written before gaps were tracked have lastSequence alone. */
+function readGuard(payload: JsonObject, where: string): GuardFields {
+  const { lastSequence, firstSequence, missingSequences, droppedGaps } = payload;
+  if (!isSequence(lastSequence)) throw new Error(`${where}: lastSequence is not a sequence number`);
+  const missing: [number, number][] = [];
+  if (missingSequences !== undefined) {
+    if (!Array.isArray(missingSequences)) throw new Error(`${where}: missingSequences is not a list`);
+    let above = typeof firstSequence === 'number' ? firstSequence : 0;
+    for (const range of missingSequences) {
+      const [from, to] = Array.isArray(range) ? range : [];
+      if (typeof from !== 'number' || typeof to !== 'number' || from <= above || to < from)
+        throw new Error(`${where}: missingSequences is not ascending ranges`);
+      missing.push([from, to]);
+      above = to + 1;
+    }
+  }
+  return {
+    lastSequence,
+    ...(typeof firstSequence === 'number' ? { firstSequence } : {}),
+    ...(missing.length > 0 ? { missingSequences: missing } : {}),
+    ...(typeof droppedGaps === 'number' ? { droppedGaps } : {}),
+  };
+}
+
 export function readAccumulator(item: StoredItem | undefined): AccumulatorPayload | undefined {
   if (!item) return undefined;
   const payload = item.payload;
+  const where = `state item ${item.pk}/${item.sk}`;
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-    throw new Error(`state item ${item.pk}/${item.sk} holds no object`);
+    throw new Error(`${where} holds no object`);
   }
   const number = (name: string) => {
     const value = payload[name];
-    if (typeof value !== 'number')
-      throw new Error(`state item ${item.pk}/${item.sk}: ${name} is not a number`);
+    if (typeof value !== 'number') throw new Error(`${where}: ${name} is not a number`);
     return value;
   };
   const data = payload.data;
-  if (data === undefined) throw new Error(`state item ${item.pk}/${item.sk} has no data`);
+  if (data === undefined) throw new Error(`${where} has no data`);
   return {
-    lastSequence: number('lastSequence'),
+    guard: readGuard(payload, where),
     data,
     rows: number('rows'),
     batches: number('batches'),
@@ -40,5 +71,14 @@ export function readAccumulator(item: StoredItem | undefined): AccumulatorPayloa
 }
 
 export function accumulatorJson(payload: AccumulatorPayload): JsonObject {
-  return { ...payload };
+  const { guard, ...rest } = payload;
+  return {
+    lastSequence: guard.lastSequence,
+    ...(guard.firstSequence === undefined ? {} : { firstSequence: guard.firstSequence }),
+    ...(guard.missingSequences === undefined
+      ? {}
+      : { missingSequences: guard.missingSequences.map(([from, to]) => [from, to]) }),
+    ...(guard.droppedGaps === undefined ? {} : { droppedGaps: guard.droppedGaps }),
+    ...rest,
+  };
 }

@@ -11,6 +11,7 @@
 import type { AnyAnalysis, Rejection } from '../../core/analysis.ts';
 import type { SequencedRecord } from './origin-groups.ts';
 import type { RollupContribution, RollupRead } from './rollups.ts';
+import { type Numbering, sequenceGuard } from './sequence-guard.ts';
 
 /**
  * Record bytes per call of the analysis. 256 KiB of the worst input (a bad row per two bytes) is
@@ -123,6 +124,7 @@ class Fold {
 
 export async function foldBuckets(
   analysis: AnyAnalysis,
+  numbering: Numbering,
   initialState: unknown,
   buckets: ReadonlyMap<number, readonly SequencedRecord[]>,
   rollups: ReadonlyMap<number, RollupRead>,
@@ -133,16 +135,23 @@ export async function foldBuckets(
   for (const [start, records] of buckets) {
     const rollup = rollups.get(start);
     if (!rollup) throw new Error(`no rollup read for bucket ${start}`);
-    // A rollup may already hold a prefix of its bucket's records (a crash after the rollup write and
+    // A rollup may already hold some of its bucket's records (a crash after the rollup write and
     // before the state write, then a redelivery): those go into the state, not again into the rollup.
-    const inRollup = rollup.current?.lastSequence ?? -1;
-    const already = records.filter((record) => record.sequence <= inRollup);
-    const notYet = records.filter((record) => record.sequence > inRollup);
+    // Each rollup has its own guard, as gap-aware as the state's (sequence-guard.ts).
+    const guard = sequenceGuard(numbering, rollup.current?.guard);
+    const already: SequencedRecord[] = [];
+    const notYet: SequencedRecord[] = [];
+    for (const record of records) {
+      if (guard.has(record)) already.push(record);
+      else {
+        guard.add(record);
+        notYet.push(record);
+      }
+    }
     if (already.length > 0) await fold.apply(already);
-    const last = notYet[notYet.length - 1];
-    if (!last) continue;
+    if (notYet.length === 0) continue;
     const applied = await fold.apply(notYet);
-    contributions.push({ start, ...applied, lastSequence: last.sequence, rollup });
+    contributions.push({ start, ...applied, guard: guard.toFields(), rollup });
   }
   const { state, total, inputRows, rejectedRows, eventTime } = fold;
   return { state, total, inputRows, rejectedRows, contributions, eventTime };

@@ -1,17 +1,24 @@
 import type { AnyAnalysis, RecordInput, Rejection } from '../../core/analysis.ts';
 import { readOrigin } from '../../core/record-headers.ts';
 import type { BatchSlice, SliceRecord } from '../batch-slice.ts';
+import type { Numbering } from './sequence-guard.ts';
 
 /** The records of one slice that came from one (analysis, run), with their replay sequence numbers. */
 export interface OriginGroup {
   readonly analysis: AnyAnalysis;
   readonly run: string;
+  /** Replay's dense numbers, or the records' positions (another producer's records). */
+  readonly numbering: Numbering;
   readonly records: SequencedRecord[];
 }
 
 export interface SequencedRecord {
   readonly input: RecordInput;
-  readonly sequence: number;
+  /**
+   * Replay's sequence number; undefined for another producer's record (numbering 'position'), which
+   * is positioned by `input.offset` (a Kinesis sequence number exceeds 2^53: read as BigInt).
+   */
+  readonly sequence: number | undefined;
 }
 
 /** A record no analysis can take, with the analysis it named (if any). */
@@ -50,12 +57,7 @@ export function groupByOrigin(
   const groups = new Map<string, OriginGroup>();
   const rejections: UnroutedRejection[] = [];
   for (const record of slice.records) {
-    // Records without driftline headers are sequenced by their position (Kafka offsets are exact).
-    const origin = readOrigin(record.headers, {
-      analysis: defaultAnalysis,
-      topic: slice.source,
-      offset: Number(record.position),
-    });
+    const origin = readOrigin(record.headers, { analysis: defaultAnalysis, topic: slice.source });
     if ('error' in origin) {
       rejections.push(unrouted(slice, record, 'bad-origin', origin.error, undefined));
       continue;
@@ -66,10 +68,12 @@ export function groupByOrigin(
       rejections.push(unrouted(slice, record, 'unknown-analysis', detail, origin.analysis));
       continue;
     }
+    // Records without driftline headers are sequenced by their position, exactly. Their run (`topic:…`) is never a replay run (`key@etag`), so a group has one numbering.
+    const numbering: Numbering = origin.sequence === undefined ? 'position' : 'replay';
     const groupKey = `${origin.analysis}\u0000${origin.run}`;
     let group = groups.get(groupKey);
     if (!group) {
-      group = { analysis, run: origin.run, records: [] };
+      group = { analysis, run: origin.run, numbering, records: [] };
       groups.set(groupKey, group);
     }
     group.records.push({

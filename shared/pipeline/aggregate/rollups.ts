@@ -9,6 +9,7 @@ import type { ItemKey, ItemStore, StoredItem } from '../ports.ts';
 import { rollupKey } from '../state-keys.ts';
 import { type AccumulatorPayload, accumulatorJson, readAccumulator } from './accumulator.ts';
 import type { SequencedRecord } from './origin-groups.ts';
+import type { GuardFields } from './sequence-guard.ts';
 import { writeVersioned } from './versioned-write.ts';
 
 /** A rollup item as read before the batch was applied. */
@@ -24,7 +25,8 @@ export interface RollupContribution {
   readonly batch: unknown;
   readonly rows: number;
   readonly rejected: number;
-  readonly lastSequence: number;
+  /** The rollup's guard with this contribution's records added. */
+  readonly guard: GuardFields;
   readonly rollup: RollupRead;
 }
 
@@ -77,7 +79,7 @@ export async function addToRollup(
     ? analysis.mergeBatches(analysis.batchCodec.decode(current.data), contribution.batch)
     : contribution.batch;
   const payload: AccumulatorPayload = {
-    lastSequence: contribution.lastSequence,
+    guard: contribution.guard,
     data: analysis.batchCodec.encode(merged),
     rows: (current?.rows ?? 0) + contribution.rows,
     batches: (current?.batches ?? 0) + 1,
