@@ -215,6 +215,16 @@ describe('TriggerBuffer: when an event is due and what it holds', () => {
     expect(buffer.accept(0, records(0, 5, 20), 0)).toEqual({ resumeFrom: 20, full: true });
   });
 
+  it("holds at most one event's payload limit of bytes per partition (then it is full), at least one record", () => {
+    const size = recordJsonBytes(record(0, 0));
+    const buffer = new MskRecordBuffer({ ...limits, maxPayloadBytes: 3 * size });
+    expect(buffer.accept(0, records(0, 0, 8), 0)).toEqual({ resumeFrom: 3, full: true });
+    const alone = new MskRecordBuffer({ ...limits, maxPayloadBytes: 1 });
+    expect(alone.accept(0, records(0, 0, 8), 0)).toEqual({ resumeFrom: 1, full: true });
+    batchOf(alone.next(0));
+    expect(alone.isFull(0)).toBe(false);
+  });
+
   it('never gives a partition in flight to a second event; its records wait until it succeeds', () => {
     const buffer = new MskRecordBuffer(limits);
     buffer.accept(0, records(0, 0, 10), 0);
@@ -236,9 +246,9 @@ describe('TriggerBuffer: when an event is due and what it holds', () => {
   });
 
   it('counts only the records still waiting towards the payload limit once some were taken', () => {
-    // Arrange: room for two records' JSON
+    // Arrange: room for two records' JSON (and a byte: the third is still buffered)
     const size = recordJsonBytes(record(0, 0));
-    const buffer = new MskRecordBuffer({ ...limits, maxPayloadBytes: 2 * size });
+    const buffer = new MskRecordBuffer({ ...limits, maxPayloadBytes: 2 * size + 1 });
     buffer.accept(0, records(0, 0, 3), 0);
 
     // Act
