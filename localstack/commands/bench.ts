@@ -42,7 +42,7 @@ import { BenchStack } from './bench-stack.ts';
 import { benchSweep, runSweepStack } from './bench-sweep.ts';
 import { measureYardstick, type Yardstick } from './bench-yardstick.ts';
 
-export const benchUsage = `Usage: driftline bench [--only core|e2e|latency|sf|kinesis|soak] [--runs N] [--quick] | --profile | --sweep | --sweep-quick
+export const benchUsage = `Usage: driftline bench [--only core|e2e|latency|sf|kinesis|soak] [--runs N] [--quick] | --profile | --profile-packed | --sweep | --sweep-quick
 
 Measures the dt core, end-to-end throughput on the local stack (with Kafka's own perf tools and a
 bare kafkajs client on the same broker as yardsticks, and the cost per million rows on AWS), and
@@ -58,6 +58,7 @@ Options:
   --sweep-quick  the same with fewer points and shorter runs (a smoke run, ~2 min)
   --profile  CPU profiles of one e2e run at 1 row per message, of the runtime and of each function's
              sandbox: µs per row per stage per process (writes bench-results/profile-<time>/)
+  --profile-packed  the same at 1000 rows per message (1.3 M rows)
   --runs N   repeat the e2e part and its yardsticks N times on the same stack; prints the medians
   --quick    smaller inputs (a smoke run; figures are less stable)`;
 
@@ -293,6 +294,7 @@ export async function benchCommand(args: string[]): Promise<number> {
       'sweep-config': { type: 'string' },
       'sweep-out': { type: 'string' },
       profile: { type: 'boolean', default: false },
+      'profile-packed': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -304,6 +306,7 @@ export async function benchCommand(args: string[]): Promise<number> {
   if (values['sweep-config'] && values['sweep-out'])
     process.exit(await runSweepStack(values['sweep-config'], values['sweep-out']));
   if (values.profile) process.exit(await benchProfile(values.quick ? 30_000 : 150_000));
+  if (values['profile-packed']) process.exit(await benchProfile(values.quick ? 200_000 : 1_300_000, 1000));
   if (values.sweep || values['sweep-quick']) process.exit(await benchSweep(values['sweep-quick']));
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) {
