@@ -7,7 +7,8 @@
  * - The process is forked at start (Lambda's init: the handler module is imported) and runs
  *   sandbox-host.ts under tsx, with the function's memory as its V8 heap limit.
  * - The runtime's invoker (lambda-context.ts) calls the handlers this module returns; each sends
- *   the event and the time left to the sandbox and waits for its answer.
+ *   the event and the time left to the sandbox and waits for its answer. An event already in JSON
+ *   (`SerializedEvent`, the MSK trigger's) goes as its text and is parsed in the sandbox.
  * - A sandbox that exits fails every invocation in flight in it with `Runtime.ExitError` (or
  *   `Runtime.OutOfMemory`), as Lambda does; the caller's retry (the trigger's, the asynchronous
  *   invoke's) then runs in a fresh sandbox, started on the next invocation.
@@ -21,6 +22,7 @@ import { createInterface } from 'node:readline';
 import type { Context } from 'aws-lambda';
 import type { LambdaHandler, LoadedFunction } from './lambda-context.ts';
 import { deserializeError, type FromSandbox, type ToSandbox } from './sandbox-protocol.ts';
+import { SerializedEvent } from './serialized-event.ts';
 import { type FunctionDefinition, PROJECT_ROOT } from './service-definition.ts';
 
 const HOST = join(PROJECT_ROOT, 'localstack', 'sandbox-host.ts');
@@ -120,7 +122,8 @@ class Sandbox {
       invocationId,
       requestId: context.awsRequestId,
       remainingMs: context.getRemainingTimeInMillis(),
-      event,
+      // A string crosses the channel as one copy of its bytes; an object graph field by field.
+      event: event instanceof SerializedEvent ? { json: event.json } : { value: event },
     };
     child.send(message);
     return answer;

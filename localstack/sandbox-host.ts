@@ -62,7 +62,9 @@ async function invoke(message: Extract<ToSandbox, { type: 'invoke' }>): Promise<
       isStopping: () => stopping,
       now: Date.now,
     });
-    send({ type: 'result', invocationId, value: await handler(message.event, context) });
+    // As Lambda's Node runtime: an event that arrives as JSON is parsed before the handler runs.
+    const event = 'json' in message.event ? JSON.parse(message.event.json) : message.event.value;
+    send({ type: 'result', invocationId, value: await handler(event, context) });
   } catch (error) {
     send({ type: 'failure', invocationId, error: serializeError(error) });
   }

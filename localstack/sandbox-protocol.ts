@@ -17,7 +17,8 @@ export type ToSandbox =
       readonly invocationId: number;
       readonly requestId: string;
       readonly remainingMs: number;
-      readonly event: unknown;
+      /** The event as a value (structured clone), or as JSON text the sandbox parses (`SerializedEvent`). */
+      readonly event: { readonly value: unknown } | { readonly json: string };
     }
   /** The runtime is stopping: from now on every invocation has no time left. */
   | { readonly type: 'stopping' };

@@ -14,6 +14,11 @@ export interface BatchLimits {
   readonly batchSize: number;
   readonly batchingWindowMs: number;
   readonly maxPayloadBytes: number;
+  /**
+   * A partition's buffer is also full at this many bytes (at least one record is always taken).
+   * Unset: records alone bound it.
+   */
+  readonly maxBufferedBytes?: number;
 }
 
 /** Records of one event, per partition, each list in offset order. */
@@ -92,8 +97,8 @@ export class TriggerBuffer<R extends LogRecord> {
 
   /**
    * Takes fetched records of one partition, in offset order: skips those already taken (a fetch
-   * after a rebalance may overlap), stops at `batchSize` buffered records. Returns where fetching
-   * must continue and whether the partition's buffer is full (then it should be paused).
+   * after a rebalance may overlap), stops once the partition's buffer is full (`isFull`). Returns
+   * where fetching must continue and whether the buffer is full (then it should be paused).
    */
   accept(
     partition: number,
@@ -105,7 +110,7 @@ export class TriggerBuffer<R extends LogRecord> {
     if (highWatermark !== undefined) lane.highWatermark = highWatermark;
     for (const record of records) {
       if (lane.nextOffset !== undefined && record.offset < lane.nextOffset) continue;
-      if (lane.buffer.length >= this.limits.batchSize) break;
+      if (this.laneIsFull(lane)) break;
       const bytes = this.sizeOf(record);
       lane.buffer.push({ record, arrivedAt: now, bytes });
       lane.bufferedBytes += bytes;
@@ -115,8 +120,15 @@ export class TriggerBuffer<R extends LogRecord> {
     return { resumeFrom: lane.nextOffset, full: this.isFull(partition) };
   }
 
+  /** `batchSize` records, or `maxBufferedBytes` (when set) of them. */
   isFull(partition: number): boolean {
-    return (this.lanes.get(partition)?.buffer.length ?? 0) >= this.limits.batchSize;
+    const lane = this.lanes.get(partition);
+    return lane !== undefined && this.laneIsFull(lane);
+  }
+
+  private laneIsFull(lane: PartitionLane<R>): boolean {
+    const { batchSize, maxBufferedBytes = Number.POSITIVE_INFINITY } = this.limits;
+    return lane.buffer.length >= batchSize || lane.bufferedBytes >= maxBufferedBytes;
   }
 
   /**

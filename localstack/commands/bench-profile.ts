@@ -183,8 +183,8 @@ async function sandboxProfiles(
   return profiles;
 }
 
-/** One profiled e2e run at 1 row per message, full speed. */
-export async function benchProfile(rows: number): Promise<number> {
+/** One profiled e2e run at `rowsPerRecord` rows per message (1, or 1000 for the packed case), full speed. */
+export async function benchProfile(rows: number, rowsPerRecord = 1): Promise<number> {
   const dir = join(
     PROJECT_ROOT,
     'bench-results',
@@ -202,7 +202,10 @@ export async function benchProfile(rows: number): Promise<number> {
     await session.post('Profiler.setSamplingInterval', { interval: 200 });
     const file = await bench.generate(rows, 900);
     await session.post('Profiler.start');
-    const { run, started } = await bench.put(file, 900, { rate: '0', 'rows-per-record': '1' });
+    const { run, started } = await bench.put(file, 900, {
+      rate: '0',
+      'rows-per-record': String(rowsPerRecord),
+    });
     const finished = await bench.waitForRows(run, rows, 600_000);
     const { profile } = (await session.post('Profiler.stop')) as { profile: CpuProfile };
     measured = { profile, wallMs: finished - started, pids: bench.sandboxPids() };
@@ -214,26 +217,26 @@ export async function benchProfile(rows: number): Promise<number> {
   await writeFile(join(dir, 'runtime.cpuprofile'), JSON.stringify(measured.profile));
   await writeFile(
     join(dir, 'sandboxes.json'),
-    JSON.stringify({ pids: measured.pids, rows, wallMs: measured.wallMs }),
+    JSON.stringify({ pids: measured.pids, rows, rowsPerRecord, wallMs: measured.wallMs }),
   );
   const profiles = new Map([
     ['runtime (triggers, gateway)', measured.profile],
     ...(await sandboxProfiles(dir, measured.pids)),
   ]);
   const window = { startMicros: measured.profile.startTime, endMicros: measured.profile.endTime };
-  printBreakdown(perProcessBreakdown(profiles, rows, window), rows, measured.wallMs);
+  printBreakdown(perProcessBreakdown(profiles, rows, window), { rows, rowsPerRecord }, measured.wallMs);
   console.log(`prof  profiles written to ${dir} (open them in Chrome DevTools or speedscope)`);
   return 0;
 }
 
 function printBreakdown(
   breakdown: ReturnType<typeof perProcessBreakdown>,
-  rows: number,
+  { rows, rowsPerRecord }: { readonly rows: number; readonly rowsPerRecord: number },
   wallMs: number,
 ): void {
   const wallPerRow = (wallMs * 1000) / rows;
   console.log(
-    `prof  ${rows} rows, 1 row/record, full speed: ${Math.round(rows / (wallMs / 1000))} rows/s, ` +
+    `prof  ${rows} rows, ${rowsPerRecord} row(s)/record, full speed: ${Math.round(rows / (wallMs / 1000))} rows/s, ` +
       `${wallPerRow.toFixed(1)} µs of wall time per row; µs/row busy per process:`,
   );
   console.log(`prof    ${breakdown.processes.map((name) => name.padStart(12)).join(' | ')}  stage`);

@@ -103,17 +103,28 @@ async function benchSfAnalysis(
   };
 }
 
-/** The peak memory of this process (the pipeline runtime), the stack's and the Kafka JVM's. */
-function peakMemory(stackPid: number) {
-  const kafka = kafkaPid(stackPid);
+/**
+ * The peak memory of this process (the runtime: the triggers, the gateway, the bench), of each
+ * function's sandbox (read while it still runs), the stack's and the Kafka JVM's.
+ */
+function peakMemory(bench: BenchStack) {
+  const kafka = kafkaPid(bench.info.pid);
+  const sandboxes = Object.fromEntries(
+    Object.entries(bench.sandboxPids()).map(([id, pid]) => [id, peakMemoryMiB(pid)]),
+  );
   const memory = {
     runtimeMiB: process.resourceUsage().maxRSS / 1024,
-    stackMiB: peakMemoryMiB(stackPid),
+    sandboxesMiB: sandboxes,
+    stackMiB: peakMemoryMiB(bench.info.pid),
     kafkaMiB: kafka === undefined ? undefined : peakMemoryMiB(kafka),
   };
+  const each = Object.entries(sandboxes)
+    .map(([id, mib]) => `${id} ${mib?.toFixed(0) ?? '?'} MiB`)
+    .join(', ');
   console.log(
-    `sf    peak memory: pipeline runtime (replay+aggregate+api) ${memory.runtimeMiB.toFixed(0)} MiB, ` +
-      `emulators ${memory.stackMiB?.toFixed(0) ?? '?'} MiB, Kafka JVM ${memory.kafkaMiB?.toFixed(0) ?? '?'} MiB`,
+    `sf    peak memory: runtime (triggers, gateway, bench) ${memory.runtimeMiB.toFixed(0)} MiB, ` +
+      `sandboxes: ${each}, emulators ${memory.stackMiB?.toFixed(0) ?? '?'} MiB, ` +
+      `Kafka JVM ${memory.kafkaMiB?.toFixed(0) ?? '?'} MiB`,
   );
   return memory;
 }
@@ -140,5 +151,5 @@ export async function benchSf(bench: BenchStack, quick: boolean) {
   const results: Record<string, unknown> = {};
   for (const analysis of ['sf', 'sfb'])
     results[analysis] = await benchSfAnalysis(bench, store, analysis, file, rows);
-  return { ...results, peakMemory: peakMemory(bench.info.pid) };
+  return { ...results, peakMemory: peakMemory(bench) };
 }

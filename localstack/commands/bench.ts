@@ -42,7 +42,7 @@ import { BenchStack } from './bench-stack.ts';
 import { benchSweep, runSweepStack } from './bench-sweep.ts';
 import { measureYardstick, type Yardstick } from './bench-yardstick.ts';
 
-export const benchUsage = `Usage: driftline bench [--only core|e2e|latency|sf|kinesis|soak] [--runs N] [--quick] | --profile | --sweep | --sweep-quick
+export const benchUsage = `Usage: driftline bench [--only core|e2e|latency|sf|kinesis|soak] [--runs N] [--window MS] [--quick] | --profile | --profile-packed | --sweep | --sweep-quick
 
 Measures the dt core, end-to-end throughput on the local stack (with Kafka's own perf tools and a
 bare kafkajs client on the same broker as yardsticks, and the cost per million rows on AWS), and
@@ -58,6 +58,8 @@ Options:
   --sweep-quick  the same with fewer points and shorter runs (a smoke run, ~2 min)
   --profile  CPU profiles of one e2e run at 1 row per message, of the runtime and of each function's
              sandbox: µs per row per stage per process (writes bench-results/profile-<time>/)
+  --profile-packed  the same at 1000 rows per message (1.3 M rows)
+  --window MS  the aggregate trigger's batching window for e2e, latency and sf (default: AWS's 500)
   --runs N   repeat the e2e part and its yardsticks N times on the same stack; prints the medians
   --quick    smaller inputs (a smoke run; figures are less stable)`;
 
@@ -267,8 +269,15 @@ async function benchE2e(bench: BenchStack, quick: boolean, runs: number) {
 }
 
 /** The benchmarks that need the whole pipeline, on one isolated stack. */
-async function benchPipeline(options: { quick: boolean; runs: number; parts: Set<string> }) {
-  const bench = await BenchStack.start();
+async function benchPipeline(options: {
+  quick: boolean;
+  runs: number;
+  parts: Set<string>;
+  windowMs: number | undefined;
+}) {
+  const bench = await BenchStack.start(
+    options.windowMs === undefined ? {} : { batchingWindowMs: options.windowMs },
+  );
   const results: Record<string, unknown> = {};
   try {
     if (options.parts.has('e2e')) Object.assign(results, await benchE2e(bench, options.quick, options.runs));
@@ -293,6 +302,8 @@ export async function benchCommand(args: string[]): Promise<number> {
       'sweep-config': { type: 'string' },
       'sweep-out': { type: 'string' },
       profile: { type: 'boolean', default: false },
+      'profile-packed': { type: 'boolean', default: false },
+      window: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -304,10 +315,16 @@ export async function benchCommand(args: string[]): Promise<number> {
   if (values['sweep-config'] && values['sweep-out'])
     process.exit(await runSweepStack(values['sweep-config'], values['sweep-out']));
   if (values.profile) process.exit(await benchProfile(values.quick ? 30_000 : 150_000));
+  if (values['profile-packed']) process.exit(await benchProfile(values.quick ? 200_000 : 1_300_000, 1000));
   if (values.sweep || values['sweep-quick']) process.exit(await benchSweep(values['sweep-quick']));
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) {
     console.error(`driftline bench: --runs takes a whole number from 1, not "${values.runs}"`);
+    return 2;
+  }
+  const windowMs = values.window === undefined ? undefined : Number(values.window);
+  if (windowMs !== undefined && !(Number.isInteger(windowMs) && windowMs >= 0)) {
+    console.error(`driftline bench: --window takes whole milliseconds from 0, not "${values.window}"`);
     return 2;
   }
   const parts = new Set(values.only ? [values.only] : ['core', 'e2e', 'latency', 'sf', 'kinesis']);
@@ -328,7 +345,7 @@ export async function benchCommand(args: string[]): Promise<number> {
   };
   if (parts.has('core')) report.core = benchCore(values.quick ? 200_000 : 1_300_000, 5);
   if (parts.has('e2e') || parts.has('latency') || parts.has('sf'))
-    report.pipeline = await benchPipeline({ quick: values.quick, runs, parts });
+    report.pipeline = await benchPipeline({ quick: values.quick, runs, parts, windowMs });
   // e2e over Kinesis (bench-kinesis.ts), in a process of its own.
   if (parts.has('kinesis')) report.kinesis = await benchKinesis(values.quick);
   const dir = join(PROJECT_ROOT, 'bench-results');

@@ -66,10 +66,13 @@ async function createTopic(
   return topic;
 }
 
-type TestTriggerOptions = Partial<MskTriggerOptions> & Pick<MskTriggerOptions, 'topic' | 'invoke'>;
+/** The trigger's options, with `invoke` given the event as the handler sees it (parsed). */
+type TestTriggerOptions = Partial<Omit<MskTriggerOptions, 'invoke'>> &
+  Pick<MskTriggerOptions, 'topic'> & { readonly invoke: (event: MskTriggerEvent) => Promise<unknown> };
 
-async function startTrigger(options: TestTriggerOptions): Promise<RunningMskTrigger> {
+async function startTrigger({ invoke, ...options }: TestTriggerOptions): Promise<RunningMskTrigger> {
   const trigger = await startMskTrigger({
+    invoke: (event) => invoke(event.parse() as MskTriggerEvent),
     kafka,
     groupId: `msk-trigger-test-${randomUUID().slice(0, 8)}`,
     batchSize: 100,

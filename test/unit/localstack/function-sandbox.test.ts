@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FunctionSandboxes, startFunctionSandboxes } from '../../../localstack/function-sandbox.ts';
 import { createLambdaInvoker } from '../../../localstack/lambda-context.ts';
+import { SerializedEvent } from '../../../localstack/serialized-event.ts';
 import type { FunctionDefinition } from '../../../localstack/service-definition.ts';
 
 function fixture(handlerExport: string, fields: Partial<FunctionDefinition> = {}): FunctionDefinition {
@@ -67,6 +68,15 @@ describe('a function sandbox', () => {
     });
     expect(answer.remainingMs).toBeGreaterThan(15_000);
     expect(answer.remainingMs).toBeLessThanOrEqual(20_000);
+  });
+
+  it("gives the handler an event sent as JSON text parsed, as Lambda's runtime does", async () => {
+    const lambda = await start([fixture('echo')]);
+    const event = new SerializedEvent('{"records":{"t-0":[{"offset":1}]}}', { records: 1, slices: 1 });
+
+    const answer = echoed(await lambda.invoke('echo', event));
+
+    expect(answer.event).toEqual({ records: { 't-0': [{ offset: 1 }] } });
   });
 
   it("returns a handler's error with its name and message, and the sandbox lives on", async () => {

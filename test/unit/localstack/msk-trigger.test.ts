@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
-  approximateJsonBytes,
-  copyOfMskEvent,
   MskRecordBuffer,
+  type MskRecordText,
   type MskTriggerRecord,
-  mskEventOf,
+  mskEventJson,
+  mskRecordText,
+  recordJsonBytes,
   toMskRecord,
 } from '../../../localstack/msk-record.ts';
 import { retryDelayMs } from '../../../localstack/retry-policy.ts';
@@ -30,8 +31,8 @@ function kafkaMessage(fields: {
   };
 }
 
-function record(partition: number, offset: number, value = `p${partition}o${offset}`): MskTriggerRecord {
-  return {
+function record(partition: number, offset: number, value = `p${partition}o${offset}`): MskRecordText {
+  const shape: MskTriggerRecord = {
     topic: 't',
     partition,
     offset,
@@ -40,9 +41,10 @@ function record(partition: number, offset: number, value = `p${partition}o${offs
     value: Buffer.from(value).toString('base64'),
     headers: [],
   };
+  return { offset, json: JSON.stringify(shape) };
 }
 
-function records(partition: number, fromOffset: number, count: number): MskTriggerRecord[] {
+function records(partition: number, fromOffset: number, count: number): MskRecordText[] {
   return Array.from({ length: count }, (_, index) => record(partition, fromOffset + index));
 }
 
@@ -117,29 +119,63 @@ describe('toMskRecord: a kafkajs message in the shape the MSK trigger delivers',
   });
 });
 
-describe('copyOfMskEvent: what each attempt of a batch is given', () => {
-  it('is equal to the event, and editing it leaves the event (what a retry sees) as it was', () => {
-    // Arrange
-    const withHeaders = { ...record(0, 1), headers: [{ 'driftline-seq': [49] }] };
-    const event = mskEventOf(
-      { partitions: [{ partition: 0, records: [record(0, 0), withHeaders] }], recordCount: 2 },
-      { topic: 't', eventSourceArn: 'arn:aws:kafka:x', bootstrapServers: 'b:9092' },
-    );
-    const before = JSON.parse(JSON.stringify(event));
+describe('mskRecordText and mskEventJson: the same record and event, as the JSON the sandbox parses', () => {
+  const logAppended = { ...kafkaMessage({ offset: '14' }), batchContext: { timestampType: 1 } };
+  const messages: [string, KafkaMessage][] = [
+    ['a plain record', kafkaMessage({ offset: '7', value: Buffer.from('{"a":1}') })],
+    ['binary key, no headers', kafkaMessage({ offset: '8', key: Buffer.from([0xff, 0x00, 0x80]) })],
+    ['null key', kafkaMessage({ offset: '9', key: null })],
+    ['tombstone', kafkaMessage({ offset: '10', value: null })],
+    ['empty value', kafkaMessage({ offset: '11', value: Buffer.alloc(0) })],
+    ['unreadable timestamp', kafkaMessage({ offset: '12', timestamp: 'x' })],
+    [
+      'headers of every kind',
+      kafkaMessage({
+        offset: '13',
+        headers: {
+          'trace-id': Buffer.from([1, 2, 255]),
+          tag: [Buffer.from('a'), Buffer.from('b')],
+          'quote"d': 'é',
+          empty: undefined,
+        },
+      }),
+    ],
+    ['log append time', logAppended],
+  ];
 
-    // Act
-    const copy = copyOfMskEvent(event);
-    const copied = copy.records['t-0'] ?? [];
-    copied.pop();
-    (copy.records['t-0']?.[0] as { value?: string }).value = 'edited';
-    const header = event.records['t-0']?.[1]?.headers[0];
-    const copiedHeaders = copyOfMskEvent(event).records['t-0']?.[1]?.headers ?? [];
-    copiedHeaders[0]?.['driftline-seq']?.push(50);
+  it.each(messages)('%s: its text parses to what toMskRecord gives', (_, message) => {
+    const text = mskRecordText(JSON.stringify('data_raw'), 3, message);
+    expect(JSON.parse(text.json)).toEqual(JSON.parse(JSON.stringify(toMskRecord('data_raw', 3, message))));
+    expect(text.offset).toBe(Number(message.offset));
+    expect(recordJsonBytes(text)).toBe(text.json.length + 1);
+  });
 
-    // Assert
-    expect(copyOfMskEvent(event)).toEqual(event);
-    expect(JSON.parse(JSON.stringify(event))).toEqual(before);
-    expect(header).toEqual({ 'driftline-seq': [49] });
+  it('wraps a batch into an MSK event, each partition under topic-partition, and says its shape', () => {
+    const batch = {
+      partitions: [
+        { partition: 0, records: [record(0, 0), record(0, 1)] },
+        { partition: 2, records: [record(2, 5)] },
+      ],
+      recordCount: 3,
+    };
+    const source = { topic: 't', eventSourceArn: 'arn:aws:kafka:x', bootstrapServers: 'b:9092' };
+
+    const event = mskEventJson(batch, source);
+
+    expect(event.parse()).toEqual({
+      eventSource: 'aws:kafka',
+      eventSourceArn: 'arn:aws:kafka:x',
+      bootstrapServers: 'b:9092',
+      records: {
+        't-0': [JSON.parse(record(0, 0).json), JSON.parse(record(0, 1).json)],
+        't-2': [JSON.parse(record(2, 5).json)],
+      },
+    });
+    expect(event.shape).toEqual({ records: 3, slices: 2 });
+    // Every attempt parses a fresh object: editing one leaves what a retry gets as it was.
+    const first = event.parse() as { records: Record<string, unknown[]> };
+    first.records['t-0']?.pop();
+    expect((event.parse() as { records: Record<string, unknown[]> }).records['t-0']).toHaveLength(2);
   });
 });
 
@@ -179,6 +215,16 @@ describe('TriggerBuffer: when an event is due and what it holds', () => {
     expect(buffer.accept(0, records(0, 5, 20), 0)).toEqual({ resumeFrom: 20, full: true });
   });
 
+  it("holds at most one event's payload limit of bytes per partition (then it is full), at least one record", () => {
+    const size = recordJsonBytes(record(0, 0));
+    const buffer = new MskRecordBuffer({ ...limits, maxPayloadBytes: 3 * size });
+    expect(buffer.accept(0, records(0, 0, 8), 0)).toEqual({ resumeFrom: 3, full: true });
+    const alone = new MskRecordBuffer({ ...limits, maxPayloadBytes: 1 });
+    expect(alone.accept(0, records(0, 0, 8), 0)).toEqual({ resumeFrom: 1, full: true });
+    batchOf(alone.next(0));
+    expect(alone.isFull(0)).toBe(false);
+  });
+
   it('never gives a partition in flight to a second event; its records wait until it succeeds', () => {
     const buffer = new MskRecordBuffer(limits);
     buffer.accept(0, records(0, 0, 10), 0);
@@ -200,9 +246,9 @@ describe('TriggerBuffer: when an event is due and what it holds', () => {
   });
 
   it('counts only the records still waiting towards the payload limit once some were taken', () => {
-    // Arrange: room for two records' JSON
-    const size = approximateJsonBytes(record(0, 0));
-    const buffer = new MskRecordBuffer({ ...limits, maxPayloadBytes: 2 * size });
+    // Arrange: room for two records' JSON (and a byte: the third is still buffered)
+    const size = recordJsonBytes(record(0, 0));
+    const buffer = new MskRecordBuffer({ ...limits, maxPayloadBytes: 2 * size + 1 });
     buffer.accept(0, records(0, 0, 3), 0);
 
     // Act
