@@ -20,8 +20,11 @@ function shutdown(reason: string, exitCode: number): Promise<void> {
     log(`stopping (${reason})`);
     const stack = running;
     if (stack) {
-      await rm(stackInfoFile(stack.info.dataDir), { force: true });
+      // stack.json goes last: while it names a live daemon, a new start on this data folder is
+      // refused. Kafka does not keep a second broker off a live folder: its metadata log is
+      // written by both, and the running one halts on a corrupt record.
       await stack.stop();
+      await rm(stackInfoFile(stack.info.dataDir), { force: true });
     }
     log('stopped');
     process.exit(exitCode);
