@@ -131,7 +131,7 @@ export function verdictLine(name: string, fit: ProcessFit): string {
     `${fit.flat ? 'PASS' : 'FAIL'}  ${name}: second half ${figure(fit.secondHalf.mibPerMillionRows)} MiB per M rows ` +
     `(${figure(fit.secondHalf.mibPerMinute)} MiB/min), last/second quarter peak ${figure(fit.lastToSecondQuarterPeak)}; ` +
     `whole run ${figure(fit.mibPerMillionRows)} MiB per M rows; ` +
-    `RSS ${fit.firstMiB?.toFixed(0)} → ${fit.peakMiB.toFixed(0)} → ${fit.lastMiB?.toFixed(0)} MiB`
+    `first → peak → last ${fit.firstMiB?.toFixed(0)} → ${fit.peakMiB.toFixed(0)} → ${fit.lastMiB?.toFixed(0)} MiB`
   );
 }
 
