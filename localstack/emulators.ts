@@ -6,6 +6,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
@@ -45,6 +46,42 @@ function close(server: Server): Promise<void> {
   });
 }
 
+interface LevelIterator {
+  close(): Promise<void>;
+  return?: () => Promise<{ done: true; value: undefined }>;
+}
+
+/**
+ * The prototype every iterator of dynalite's LevelDB inherits: abstract-level's, resolved as
+ * dynalite → level → classic-level resolve it (the one copy that process uses).
+ */
+export function dynaliteIteratorPrototype(): LevelIterator {
+  let resolveFrom = createRequire(import.meta.url);
+  for (const name of ['dynalite', 'level', 'classic-level'])
+    resolveFrom = createRequire(resolveFrom.resolve(name));
+  const { AbstractValueIterator } = resolveFrom('abstract-level') as {
+    AbstractValueIterator: { prototype: object };
+  };
+  return Object.getPrototypeOf(AbstractValueIterator.prototype) as LevelIterator;
+}
+
+/**
+ * dynalite 4 wraps each Query and Scan in a stream over `db.values()` whose destroy calls
+ * `iterator.return()`, which abstract-level's iterators do not have: no iterator is ever closed,
+ * and each holds a snapshot of the database. Every table file of every snapshot then stays on disk
+ * and open (mapped, with its index and filter blocks): the emulator's RSS grew ~28 MiB per million
+ * rows in the soak while its live data was a fraction of it. Giving iterators the `return` the
+ * async-iterator protocol has closes them when the stream ends or is destroyed.
+ */
+function closeDynaliteIteratorsWhenDone(): void {
+  const prototype = dynaliteIteratorPrototype();
+  if (prototype.return) return;
+  prototype.return = async function (this: LevelIterator) {
+    await this.close();
+    return { done: true, value: undefined };
+  };
+}
+
 function s3Server(directory: string, port: number, buckets: readonly string[]): S3rver {
   return new S3rver({
     address: '127.0.0.1',
@@ -58,6 +95,7 @@ function s3Server(directory: string, port: number, buckets: readonly string[]): 
 }
 
 function dynamodbServer(directory: string): Server {
+  closeDynaliteIteratorsWhenDone();
   return dynalite({
     path: directory,
     createTableMs: 0,

@@ -12,6 +12,8 @@ import { type Environment, loadStackConfig, type StackConfig } from '../shared/c
 import { PROJECT_ROOT } from './service-definition.ts';
 import { StackError } from './stack-error.ts';
 import {
+  type DaemonMemoryUsage,
+  memoryUsageSchema,
   restartedSchema,
   type StackInfo,
   stackInfoFile,
@@ -34,6 +36,8 @@ export interface StackHandle {
    * after `downMs` on the same port and data; resolves once it serves again.
    */
   restart(service: 'kafka' | 's3' | 'dynamodb', downMs: number): Promise<void>;
+  /** An attached stack only (the soak bench): the daemon's `process.memoryUsage()`. */
+  memoryUsage(): Promise<DaemonMemoryUsage>;
   /** Stops the stack's whole process group and waits until it is gone. */
   stop(): Promise<void>;
 }
@@ -69,6 +73,34 @@ function requestRestart(
     };
     child.on('message', onMessage);
     child.send({ type: 'restart', id, service, downMs });
+  });
+}
+
+const MEMORY_TIMEOUT_MS = 10_000;
+
+/** Asks the attached daemon `child` for its memory split and waits for its answer. */
+function requestMemoryUsage(child: ChildProcess, id: number): Promise<DaemonMemoryUsage> {
+  return new Promise((resolveUsage, rejectUsage) => {
+    if (!child.connected) {
+      rejectUsage(new StackError('Only an attached stack (started by this process) reports its memory.'));
+      return;
+    }
+    const timer = setTimeout(() => {
+      child.off('message', onMessage);
+      rejectUsage(
+        new StackError(`the stack daemon did not report its memory within ${MEMORY_TIMEOUT_MS} ms`),
+      );
+    }, MEMORY_TIMEOUT_MS);
+    const onMessage = (message: unknown) => {
+      const answer = memoryUsageSchema.safeParse(message);
+      if (!answer.success || answer.data.id !== id) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      const { type: _type, id: _id, ...usage } = answer.data;
+      resolveUsage(usage);
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'memory', id });
   });
 }
 
@@ -215,10 +247,11 @@ export async function startStack(
     child.disconnect();
     child.unref();
   }
-  let restarts = 0;
+  let requests = 0;
   return {
     info: outcome.info,
-    restart: (service, downMs) => requestRestart(child, ++restarts, service, downMs),
+    restart: (service, downMs) => requestRestart(child, ++requests, service, downMs),
+    memoryUsage: () => requestMemoryUsage(child, ++requests),
     async stop() {
       await stopProcessGroup(pid);
       if (options.attached && child.connected) child.disconnect();

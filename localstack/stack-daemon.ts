@@ -8,7 +8,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { loadStackConfig } from '../shared/config.ts';
 import { type RunningStack, runStack } from './stack.ts';
-import { restartRequestSchema, stackInfoFile } from './stack-files.ts';
+import { memoryRequestSchema, restartRequestSchema, stackInfoFile } from './stack-files.ts';
 
 const attached = process.argv.includes('--attached');
 const log = (line: string) => console.log(`[${new Date().toISOString()}] ${line}`);
@@ -20,8 +20,11 @@ function shutdown(reason: string, exitCode: number): Promise<void> {
     log(`stopping (${reason})`);
     const stack = running;
     if (stack) {
-      await rm(stackInfoFile(stack.info.dataDir), { force: true });
+      // stack.json goes last: while it names a live daemon, a new start on this data folder is
+      // refused. Kafka does not keep a second broker off a live folder: its metadata log is
+      // written by both, and the running one halts on a corrupt record.
       await stack.stop();
+      await rm(stackInfoFile(stack.info.dataDir), { force: true });
     }
     log('stopped');
     process.exit(exitCode);
@@ -34,8 +37,14 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
 }
 if (attached) process.on('disconnect', () => void shutdown('parent process went away', 0));
 
-// The fault-injection tests restart one service of an attached stack (stack-control.ts's `restart`).
+// The fault-injection tests restart one service of an attached stack (stack-control.ts's `restart`);
+// the soak bench asks for the daemon's memory split (`memoryUsage`).
 process.on('message', (message) => {
+  const memory = memoryRequestSchema.safeParse(message);
+  if (memory.success) {
+    process.send?.({ type: 'memory-usage', id: memory.data.id, ...process.memoryUsage() });
+    return;
+  }
   const request = restartRequestSchema.safeParse(message);
   if (!request.success || !running || stopping) return;
   const { id, service, downMs } = request.data;

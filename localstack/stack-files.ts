@@ -57,3 +57,20 @@ export const restartedSchema = z.object({
   id: z.number().int(),
   error: z.string().optional(),
 });
+
+/**
+ * Asks an attached stack's daemon for its `process.memoryUsage()` (the soak bench splits its RSS
+ * into V8 heap, external buffers and the rest: native memory such as LevelDB's); it answers
+ * `memoryUsageSchema`.
+ */
+export const memoryRequestSchema = z.object({ type: z.literal('memory'), id: z.number().int() });
+export const memoryUsageSchema = z.object({
+  type: z.literal('memory-usage'),
+  id: z.number().int(),
+  rss: z.number(),
+  heapTotal: z.number(),
+  heapUsed: z.number(),
+  external: z.number(),
+  arrayBuffers: z.number(),
+});
+export type DaemonMemoryUsage = Omit<z.infer<typeof memoryUsageSchema>, 'type' | 'id'>;

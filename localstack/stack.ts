@@ -20,7 +20,7 @@ import {
   type RunningKafkaBroker,
   startKafkaBroker,
 } from './kafka-broker.ts';
-import { assertPortFree, freePort } from './ports.ts';
+import { assertPortFree, freePortOutsideEphemeralRange } from './ports.ts';
 import { startS3NotificationRelay } from './s3-notification-relay.ts';
 import { S3_NOTIFICATION_TOPIC } from './s3-notifications.ts';
 import { loadServiceDefinition, type ServiceDefinition } from './service-definition.ts';
@@ -49,13 +49,14 @@ export type RestartableService = 'kafka' | RestartableEmulator;
 
 const KAFKA_READY_TIMEOUT_MS = 90_000;
 
-/** Port 0 means "any free port"; Kafka cannot bind 0 itself (it must advertise its port). */
-async function concretePorts(ports: StackPorts): Promise<StackPorts> {
-  return {
-    ...ports,
-    kafka: ports.kafka || (await freePort()),
-    kafkaController: ports.kafkaController || (await freePort()),
-  };
+/**
+ * Port 0 means "any free port"; Kafka cannot bind 0 itself (it must advertise its port), so one is
+ * chosen here, outside the ephemeral range (see freePortOutsideEphemeralRange), and two different.
+ */
+export async function concretePorts(ports: StackPorts): Promise<StackPorts> {
+  const kafka = ports.kafka || (await freePortOutsideEphemeralRange({ except: [ports.kafkaController] }));
+  const kafkaController = ports.kafkaController || (await freePortOutsideEphemeralRange({ except: [kafka] }));
+  return { ...ports, kafka, kafkaController };
 }
 
 async function checkPortsFree(ports: StackPorts, embeddedKafka: boolean): Promise<void> {
@@ -98,8 +99,7 @@ async function waitForKafka(
     const what = brokerDied
       ? 'exited during startup'
       : `was not ready within ${KAFKA_READY_TIMEOUT_MS / 1000} s`;
-    const message = `The embedded Kafka broker ${what}.\n${await brokerStartupFailure(broker)}`;
-    throw brokerDied ? new BrokerExitedError(message) : new StackError(message);
+    throw new StackError(`The embedded Kafka broker ${what}.\n${await brokerStartupFailure(broker)}`);
   }
   throw new StackError(
     `Kafka at ${brokers} (DRIFTLINE_KAFKA_BROKERS) did not answer within ${KAFKA_READY_TIMEOUT_MS / 1000} s: ` +
@@ -370,28 +370,20 @@ async function restartService(
   }
 }
 
-/** The embedded broker ended before it was ready; its message says why (the first errors it logged). */
-class BrokerExitedError extends StackError {}
-
 /**
- * Starts the stack. A broker that exits while starting gets one more try: seen once in CI on a
- * loaded machine, on a restart over the same data, with a log that showed only the shutdown. The
- * error now shows the first ERROR/FATAL lines of the failed start, so a second failure explains
- * itself.
+ * Starts the stack. No retry when the broker exits while starting: the flake that once had one
+ * (a restart over the same data on a loaded machine, "exited during startup") was the broker's
+ * ports being taken between their choice and the JVM's bind, now closed by choosing them outside
+ * the ephemeral range (concretePorts); any other exit is a fault to see, and its message quotes the
+ * first ERROR/FATAL lines of that start.
  */
 export async function runStack(config: StackConfig, log: (line: string) => void): Promise<RunningStack> {
   const started = Date.now();
   const plan = await planStack(config, log);
-  try {
-    return await runStackOnce(config, plan, started, log);
-  } catch (error) {
-    if (!(error instanceof BrokerExitedError)) throw error;
-    log(`${error.message}\nTrying once more.`);
-    return runStackOnce(config, plan, started, log);
-  }
+  return runPlannedStack(config, plan, started, log);
 }
 
-async function runStackOnce(
+async function runPlannedStack(
   config: StackConfig,
   plan: StackPlan,
   started: number,

@@ -1,13 +1,15 @@
 /**
  * `driftline bench --only soak`: 10 million rows through the local pipeline (packed, 1000 rows per
- * record, at full speed), the RSS of every process sampled every few seconds: this process (the
- * runtime), each function sandbox when the runtime has them (`stats().sandboxes`), the Kafka
- * broker's JVM and the stack daemon. Prints the series and, per process, the least-squares slope in
- * MiB per million rows and per minute (over the whole run and over its second half, after the
- * warm-up); writes them to bench-results/soak-<time>.json. Memory that stays flat has a slope near 0.
+ * record, at full speed), the memory of every process sampled every 2 s: this process (the
+ * runtime), each function's sandbox (`stats().sandboxes`), the Kafka broker's JVM and the stack
+ * daemon (the emulators), each as private memory (RssAnon) and RSS (VmRSS, mapped files too), plus
+ * the daemon's own split (V8 heap, external, other native, mapped files) and its emulators' data on
+ * disk. Prints the series tables, the least-squares slopes, and PASS/FAIL per process against the
+ * flatness rule (bench-soak-report.ts) on private memory; writes it all to
+ * bench-results/soak-<time>.json. Exits 1 when a process is not flat or the run stalled.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -19,6 +21,14 @@ import { type RunningRuntime, startPipelineRuntime } from '../runtime.ts';
 import { PROJECT_ROOT } from '../service-definition.ts';
 import { LOCAL_REGION } from '../stack.ts';
 import { type StackHandle, startStack } from '../stack-control.ts';
+import {
+  FLATNESS_RULE,
+  fitProcesses,
+  type ProcessFit,
+  type SoakSample,
+  seriesTable,
+  verdictLine,
+} from './bench-soak-report.ts';
 
 const SAMPLE_EVERY_MS = 2_000;
 const FILE_ROWS = 1_000_000;
@@ -26,16 +36,32 @@ const FILE_ROWS = 1_000_000;
 interface Sample {
   readonly seconds: number;
   readonly rows: number;
-  /** RSS in MiB by process name. */
+  /** VmRSS in MiB by process name: all resident pages, the files mapped into memory too. */
   readonly rssMiB: Record<string, number>;
+  /**
+   * RssAnon in MiB by process name: the private memory (heaps, buffers) the kernel cannot drop,
+   * unlike the pages of a mapped file (dynalite's LevelDB maps its table files: as they grow, so
+   * does the daemon's VmRSS, in page cache the kernel reclaims under pressure).
+   */
+  readonly privateMiB: Record<string, number>;
+  /** The stack daemon's memory split and its emulators' data on disk, in MiB. */
+  readonly partsMiB: Record<string, number>;
 }
 
-/** VmRSS of a process in MiB, or undefined when it is gone. */
-async function rssMiB(pid: number): Promise<number | undefined> {
+/** One of a sample's series, as the report module takes it. */
+function series(samples: readonly Sample[], pick: (sample: Sample) => Record<string, number>): SoakSample[] {
+  return samples.map((sample) => ({ seconds: sample.seconds, rows: sample.rows, rssMiB: pick(sample) }));
+}
+
+/** VmRSS and RssAnon of a process in MiB, or undefined when it is gone. */
+async function memoryOf(pid: number): Promise<{ rss: number; private: number } | undefined> {
   try {
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const kib = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]);
-    return Number.isFinite(kib) ? kib / 1024 : undefined;
+    const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
+    const [rss, anon] = [kib('VmRSS'), kib('RssAnon')];
+    return Number.isFinite(rss) && Number.isFinite(anon)
+      ? { rss: rss / 1024, private: anon / 1024 }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -70,20 +96,6 @@ function processes(runtime: RunningRuntime, stack: StackHandle, broker: number |
   return found;
 }
 
-/** Least-squares slope of y over x; NaN with fewer than two distinct x. */
-export function slope(points: readonly { readonly x: number; readonly y: number }[]): number {
-  const n = points.length;
-  const meanX = points.reduce((sum, point) => sum + point.x, 0) / n;
-  const meanY = points.reduce((sum, point) => sum + point.y, 0) / n;
-  let covariance = 0;
-  let variance = 0;
-  for (const { x, y } of points) {
-    covariance += (x - meanX) * (y - meanY);
-    variance += (x - meanX) ** 2;
-  }
-  return variance === 0 ? Number.NaN : covariance / variance;
-}
-
 const totalRows = z.object({ rows: z.number() });
 
 async function aggregatedRows(apiUrl: string): Promise<number> {
@@ -91,41 +103,51 @@ async function aggregatedRows(apiUrl: string): Promise<number> {
   return response.ok ? totalRows.parse(await response.json()).rows : 0;
 }
 
-/** Slopes per process: MiB per million rows and per minute, over all samples and the second half. */
-function slopes(samples: readonly Sample[]) {
-  const names = [...new Set(samples.flatMap((sample) => Object.keys(sample.rssMiB)))];
-  const half = samples.slice(Math.floor(samples.length / 2));
-  const slopeOf = (over: readonly Sample[], name: string, x: (sample: Sample) => number) =>
-    slope(
-      over.flatMap((sample) => {
-        const y = sample.rssMiB[name];
-        return y === undefined ? [] : [{ x: x(sample), y }];
-      }),
-    );
-  return Object.fromEntries(
-    names.map((name) => [
-      name,
-      {
-        mibPerMillionRows: slopeOf(samples, name, (sample) => sample.rows / 1e6),
-        mibPerMinute: slopeOf(samples, name, (sample) => sample.seconds / 60),
-        secondHalf: {
-          mibPerMillionRows: slopeOf(half, name, (sample) => sample.rows / 1e6),
-          mibPerMinute: slopeOf(half, name, (sample) => sample.seconds / 60),
-        },
-        firstMiB: samples.find((sample) => sample.rssMiB[name] !== undefined)?.rssMiB[name],
-        peakMiB: Math.max(...samples.map((sample) => sample.rssMiB[name] ?? 0)),
-        lastMiB: samples.at(-1)?.rssMiB[name],
-      },
-    ]),
-  );
+const MIB = 1024 * 1024;
+
+/**
+ * The daemon's memory split: V8's heap, external buffers, the rest of its private memory (native:
+ * LevelDB's caches, malloc) and its mapped files (LevelDB's tables: page cache).
+ */
+async function daemonParts(
+  stack: StackHandle,
+  rss: number,
+  privateMiB: number,
+): Promise<Record<string, number>> {
+  const usage = await stack.memoryUsage();
+  return {
+    'daemon V8 heap used': usage.heapUsed / MIB,
+    'daemon V8 heap committed': usage.heapTotal / MIB,
+    'daemon external': usage.external / MIB,
+    'daemon other private (native)': privateMiB - (usage.heapTotal + usage.external) / MIB,
+    'daemon mapped files': rss - privateMiB,
+  };
+}
+
+/** Bytes under `dir` (the emulators' data: does the daemon's memory follow what they hold?). */
+async function diskMiB(dir: string): Promise<number> {
+  let bytes = 0;
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
+    if (entry.isFile())
+      bytes += await stat(join(entry.parentPath, entry.name)).then(
+        (found) => found.size,
+        () => 0,
+      );
+  }
+  return bytes / MIB;
 }
 
 function printSample(sample: Sample): void {
-  const rss = Object.entries(sample.rssMiB)
-    .map(([name, mib]) => `${name} ${mib.toFixed(0)}`)
+  const list = (values: Record<string, number>) =>
+    Object.entries(values)
+      .map(([name, mib]) => `${name.replace('daemon ', '')} ${mib.toFixed(0)}`)
+      .join(', ');
+  const memory = Object.keys(sample.rssMiB)
+    .map((name) => `${name} ${sample.privateMiB[name]?.toFixed(0)}/${sample.rssMiB[name]?.toFixed(0)}`)
     .join(', ');
   console.log(
-    `soak  ${sample.seconds.toFixed(0).padStart(5)} s  ${(sample.rows / 1e6).toFixed(2)} M rows  RSS MiB: ${rss}`,
+    `soak  ${sample.seconds.toFixed(0).padStart(5)} s  ${(sample.rows / 1e6).toFixed(2)} M rows  ` +
+      `private/RSS MiB: ${memory}  (daemon: ${list(sample.partsMiB)})`,
   );
 }
 
@@ -156,6 +178,30 @@ async function uploadFiles(stack: StackHandle, file: string, files: number): Pro
   }
 }
 
+/** One sample: rows aggregated, every process's RSS, the daemon's split and the emulators' disk. */
+async function takeSample(
+  runtime: RunningRuntime,
+  stack: StackHandle,
+  broker: number | undefined,
+  started: number,
+): Promise<Sample> {
+  const rows = await aggregatedRows(runtime.apiUrl);
+  const rssMiB: Record<string, number> = {};
+  const privateMiB: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(processes(runtime, stack, broker))) {
+    const memory = await memoryOf(pid);
+    if (memory === undefined) continue;
+    rssMiB[name] = memory.rss;
+    privateMiB[name] = memory.private;
+  }
+  const partsMiB = {
+    ...(await daemonParts(stack, rssMiB['stack daemon'] ?? 0, privateMiB['stack daemon'] ?? 0)),
+    'dynamodb data on disk': await diskMiB(join(stack.info.dataDir, 'dynamodb')),
+    's3 data on disk': await diskMiB(join(stack.info.dataDir, 's3')),
+  };
+  return { seconds: (Date.now() - started) / 1000, rows, rssMiB, privateMiB, partsMiB };
+}
+
 /** Samples until `rows` rows are aggregated (or nothing moved for `stallMs`). */
 async function sampleUntil(runtime: RunningRuntime, stack: StackHandle, rows: number, stallMs: number) {
   const samples: Sample[] = [];
@@ -164,27 +210,46 @@ async function sampleUntil(runtime: RunningRuntime, stack: StackHandle, rows: nu
   let lastRows = -1;
   const broker = await brokerPid(stack.info.pid);
   for (;;) {
-    const aggregated = await aggregatedRows(runtime.apiUrl);
-    const rssMiBByName: Record<string, number> = {};
-    for (const [name, pid] of Object.entries(processes(runtime, stack, broker))) {
-      const rss = await rssMiB(pid);
-      if (rss !== undefined) rssMiBByName[name] = rss;
-    }
-    const sample = { seconds: (Date.now() - started) / 1000, rows: aggregated, rssMiB: rssMiBByName };
+    const sample = await takeSample(runtime, stack, broker, started);
     samples.push(sample);
     printSample(sample);
-    if (aggregated > lastRows) [lastRows, lastMove] = [aggregated, Date.now()];
-    if (aggregated >= rows) return { samples, complete: true };
+    if (sample.rows > lastRows) [lastRows, lastMove] = [sample.rows, Date.now()];
+    if (sample.rows >= rows) return { samples, complete: true };
     if (Date.now() - lastMove > stallMs) return { samples, complete: false };
     await new Promise((resolveWait) => setTimeout(resolveWait, SAMPLE_EVERY_MS));
   }
 }
 
-export async function benchSoak(options: { readonly quick: boolean }): Promise<number> {
-  const files = options.quick ? 1 : 10;
-  const rows = files * FILE_ROWS;
-  const workDir = await mkdtemp(join(tmpdir(), 'driftline-soak-'));
-  const stack = await startStack({
+/** Prints the series tables and the verdicts (on private memory); returns every fit. */
+function report(samples: readonly Sample[]) {
+  const tables = [
+    ['private memory (RssAnon) MiB per process, by M rows aggregated', series(samples, (s) => s.privateMiB)],
+    ['RSS (VmRSS: with mapped files) MiB per process', series(samples, (s) => s.rssMiB)],
+    [
+      "the stack daemon's process.memoryUsage() and its emulators' data on disk, MiB",
+      series(samples, (s) => s.partsMiB),
+    ],
+  ] as const;
+  for (const [title, values] of tables) {
+    console.log(`\nsoak  ${title}:`);
+    for (const line of seriesTable(values)) console.log(`  ${line}`);
+  }
+  const [privateMemory, rss, parts] = tables.map(([, values]) => fitProcesses(values)) as [
+    Record<string, ProcessFit>,
+    Record<string, ProcessFit>,
+    Record<string, ProcessFit>,
+  ];
+  console.log(`\nsoak  private memory, ${FLATNESS_RULE}:`);
+  for (const [name, fit] of Object.entries(privateMemory)) console.log(`  ${verdictLine(name, fit)}`);
+  console.log("soak  RSS and the daemon's parts, by the same rule (no verdict: where it grows):");
+  for (const [name, fit] of [...Object.entries(rss), ...Object.entries(parts)])
+    console.log(`  ${verdictLine(name, fit).replace(/^(PASS|FAIL) /, '    ')}`);
+  return { privateMemory, rss, parts };
+}
+
+/** The soak's stack: a data folder of its own, every port free ones (it may run beside a stack). */
+function soakStack(workDir: string): Promise<StackHandle> {
+  return startStack({
     attached: true,
     env: {
       DRIFTLINE_DATA_DIR: join(workDir, 'stack'),
@@ -195,6 +260,29 @@ export async function benchSoak(options: { readonly quick: boolean }): Promise<n
       DRIFTLINE_KINESIS_PORT: '0',
     },
   });
+}
+
+async function writeResults(results: Record<string, unknown>): Promise<string> {
+  const date = new Date().toISOString();
+  const dir = join(PROJECT_ROOT, 'bench-results');
+  await mkdir(dir, { recursive: true });
+  const out = join(dir, `soak-${date.replace(/[:.]/g, '-')}.json`);
+  await writeFile(out, `${JSON.stringify({ date, ...results }, null, 2)}\n`);
+  return out;
+}
+
+/**
+ * Returns 0 when the run completed and every process stayed flat, 1 otherwise. `files` (default
+ * 10, `quick` 1) sets the length: each file is a million rows.
+ */
+export async function benchSoak(options: {
+  readonly quick: boolean;
+  readonly files?: number;
+}): Promise<number> {
+  const files = options.files ?? (options.quick ? 1 : 10);
+  const rows = files * FILE_ROWS;
+  const workDir = await mkdtemp(join(tmpdir(), 'driftline-soak-'));
+  const stack = await soakStack(workDir);
   const runtime = await startPipelineRuntime({
     stack: stack.info,
     cacheDir: join(workDir, 'cache'),
@@ -208,24 +296,11 @@ export async function benchSoak(options: { readonly quick: boolean }): Promise<n
     const sampling = sampleUntil(runtime, stack, rows, 120_000);
     await uploadFiles(stack, file, files);
     const { samples, complete } = await sampling;
-    const fitted = slopes(samples);
-    for (const [name, fit] of Object.entries(fitted)) {
-      console.log(
-        `soak  ${name}: ${fit.mibPerMillionRows.toFixed(2)} MiB per M rows, ${fit.mibPerMinute.toFixed(2)} MiB/min ` +
-          `(second half: ${fit.secondHalf.mibPerMillionRows.toFixed(2)} MiB per M rows, ${fit.secondHalf.mibPerMinute.toFixed(2)} MiB/min); ` +
-          `first ${fit.firstMiB?.toFixed(0)} MiB, peak ${fit.peakMiB.toFixed(0)} MiB, last ${fit.lastMiB?.toFixed(0)} MiB`,
-      );
-    }
-    const date = new Date().toISOString();
-    const dir = join(PROJECT_ROOT, 'bench-results');
-    await mkdir(dir, { recursive: true });
-    const out = join(dir, `soak-${date.replace(/[:.]/g, '-')}.json`);
-    await writeFile(
-      out,
-      `${JSON.stringify({ date, rows, files, complete, slopes: fitted, samples }, null, 2)}\n`,
-    );
+    const fits = report(samples);
+    const flat = Object.values(fits.privateMemory).every((fit) => fit.flat);
+    const out = await writeResults({ rows, files, complete, flat, rule: FLATNESS_RULE, ...fits, samples });
     console.log(`results written to ${out}${complete ? '' : ' (INCOMPLETE: the pipeline stopped moving)'}`);
-    return complete ? 0 : 1;
+    return complete && flat ? 0 : 1;
   } finally {
     await runtime.stop();
     await stack.stop();

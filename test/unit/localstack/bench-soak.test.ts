@@ -1,5 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { slope } from '../../../localstack/commands/bench-soak.ts';
+import {
+  FLAT_PEAK_RATIO,
+  FLAT_SLOPE_MIB_PER_M_ROWS,
+  fitProcess,
+  type SoakSample,
+  seriesTable,
+  slope,
+  verdictLine,
+} from '../../../localstack/commands/bench-soak-report.ts';
+
+/** A sample every 0.25 M rows (every 3 s) with the RSS `rss(rowsInMillions)` for each process. */
+function series(count: number, rss: Record<string, (millions: number) => number>): SoakSample[] {
+  return Array.from({ length: count }, (_, index) => {
+    const millions = index * 0.25;
+    return {
+      seconds: index * 3,
+      rows: millions * 1e6,
+      rssMiB: Object.fromEntries(Object.entries(rss).map(([name, of]) => [name, of(millions)])),
+    };
+  });
+}
 
 describe('bench soak: the least-squares slope of an RSS series', () => {
   it('is the line’s slope for points on a line, and near 0 for flat noise', () => {
@@ -15,5 +35,61 @@ describe('bench soak: the least-squares slope of an RSS series', () => {
         { x: 1, y: 3 },
       ]),
     ).toBeNaN();
+  });
+});
+
+describe('bench soak: the flatness rule', () => {
+  it('passes a process that warms up and then stays level, whatever its warm-up cost', () => {
+    // 150 MiB, +200 MiB over the first 2.5 M rows, then level with ±3 MiB of GC noise.
+    const warm = (millions: number) =>
+      150 + 80 * Math.min(millions, 2.5) + (millions * 4 >= 10 ? ((millions * 4) % 2) * 6 - 3 : 0);
+    const fit = fitProcess(series(41, { daemon: warm }), 'daemon');
+    expect(fit.mibPerMillionRows).toBeGreaterThan(FLAT_SLOPE_MIB_PER_M_ROWS);
+    expect(Math.abs(fit.secondHalf.mibPerMillionRows)).toBeLessThan(FLAT_SLOPE_MIB_PER_M_ROWS);
+    expect(fit.flat).toBe(true);
+    expect(fit.firstMiB).toBe(150);
+    expect(fit.peakMiB).toBeCloseTo(353, 0);
+  });
+
+  it('fails steady growth of 20 MiB per M rows (the daemon before the TTL sweep)', () => {
+    const fit = fitProcess(series(41, { daemon: (millions) => 133 + 20 * millions }), 'daemon');
+    expect(fit.secondHalf.mibPerMillionRows).toBeCloseTo(20, 6);
+    expect(fit.flat).toBe(false);
+  });
+
+  it('fails slow growth whose slope is under the threshold when the last quarter peaks above the ratio', () => {
+    // 1 MiB per M rows passes the slope, but a spike of 17 % over the second quarter's peak does not.
+    const spiking = (millions: number) => 300 + millions + (millions === 7.75 ? 50 : 0);
+    const fit = fitProcess(series(41, { broker: spiking }), 'broker');
+    expect(fit.secondHalf.mibPerMillionRows).toBeLessThan(FLAT_SLOPE_MIB_PER_M_ROWS);
+    expect(fit.lastToSecondQuarterPeak).toBeGreaterThan(FLAT_PEAK_RATIO);
+    expect(fit.flat).toBe(false);
+  });
+
+  it('is not flat with too few samples to judge (a NaN slope)', () => {
+    expect(fitProcess(series(1, { runtime: () => 100 }), 'runtime').flat).toBe(false);
+  });
+
+  it('says PASS or FAIL first on each verdict line', () => {
+    const samples = series(41, { flat: () => 100, growing: (millions) => 100 + 10 * millions });
+    expect(verdictLine('flat', fitProcess(samples, 'flat'))).toMatch(
+      /^PASS {2}flat: second half 0\.00 MiB per M rows/,
+    );
+    expect(verdictLine('growing', fitProcess(samples, 'growing'))).toMatch(
+      /^FAIL {2}growing: second half 10\.00/,
+    );
+  });
+});
+
+describe('bench soak: the series table', () => {
+  it('has a row per process (a sandbox that appears later shows "-" before) and a column per M rows', () => {
+    const samples = series(9, { runtime: (millions) => 100 + millions }).map((sample, index) =>
+      index < 4 ? sample : { ...sample, rssMiB: { ...sample.rssMiB, 'sandbox replay': 60 } },
+    );
+    const [header, runtime, sandbox, ...rest] = seriesTable(samples);
+    expect(rest).toEqual([]);
+    expect(header?.split(/\s+/)).toEqual(['M', 'rows', '0.0', '1.0', '2.0']);
+    expect(runtime?.split(/\s+/)).toEqual(['runtime', '100', '101', '102']);
+    expect(sandbox?.split(/\s+/)).toEqual(['sandbox', 'replay', '-', '60', '60']);
   });
 });

@@ -1,0 +1,140 @@
+/**
+ * The soak bench's arithmetic, pure: the least-squares slope of each process's RSS series, the
+ * flatness rule it is judged by, and the series table it prints (one row per process).
+ */
+
+export interface SoakSample {
+  readonly seconds: number;
+  readonly rows: number;
+  /** RSS in MiB by process name. */
+  readonly rssMiB: Readonly<Record<string, number>>;
+}
+
+/**
+ * "Flat", as the soak judges it, over the second half of the run (after the warm-up): the RSS
+ * grows by at most FLAT_SLOPE_MIB_PER_M_ROWS per million rows (least squares), and the last
+ * quarter's peak is at most FLAT_PEAK_RATIO times the second quarter's. The slope alone can be
+ * fooled by a saw-tooth (a GC cycle); the peaks alone by steady growth inside the ratio.
+ */
+export const FLAT_SLOPE_MIB_PER_M_ROWS = 2;
+export const FLAT_PEAK_RATIO = 1.1;
+
+export interface ProcessFit {
+  readonly mibPerMillionRows: number;
+  readonly mibPerMinute: number;
+  readonly secondHalf: { readonly mibPerMillionRows: number; readonly mibPerMinute: number };
+  readonly firstMiB: number | undefined;
+  readonly peakMiB: number;
+  readonly lastMiB: number | undefined;
+  /** Peak of the last quarter of the samples over the peak of the second quarter. */
+  readonly lastToSecondQuarterPeak: number;
+  readonly flat: boolean;
+}
+
+/** Least-squares slope of y over x; NaN with fewer than two distinct x. */
+export function slope(points: readonly { readonly x: number; readonly y: number }[]): number {
+  const n = points.length;
+  const meanX = points.reduce((sum, point) => sum + point.x, 0) / n;
+  const meanY = points.reduce((sum, point) => sum + point.y, 0) / n;
+  let covariance = 0;
+  let variance = 0;
+  for (const { x, y } of points) {
+    covariance += (x - meanX) * (y - meanY);
+    variance += (x - meanX) ** 2;
+  }
+  return variance === 0 ? Number.NaN : covariance / variance;
+}
+
+/** Every process name that appears in the samples, in order of first appearance. */
+export function processNames(samples: readonly SoakSample[]): string[] {
+  return [...new Set(samples.flatMap((sample) => Object.keys(sample.rssMiB)))];
+}
+
+function peak(samples: readonly SoakSample[], name: string): number {
+  return Math.max(...samples.map((sample) => sample.rssMiB[name] ?? Number.NEGATIVE_INFINITY));
+}
+
+/** One process's fit: slopes over all samples and over the second half, peaks, and the verdict. */
+export function fitProcess(samples: readonly SoakSample[], name: string): ProcessFit {
+  const quarter = Math.floor(samples.length / 4);
+  const half = samples.slice(Math.floor(samples.length / 2));
+  const slopeOf = (over: readonly SoakSample[], x: (sample: SoakSample) => number) =>
+    slope(
+      over.flatMap((sample) => {
+        const y = sample.rssMiB[name];
+        return y === undefined ? [] : [{ x: x(sample), y }];
+      }),
+    );
+  const perMillionRows = (sample: SoakSample) => sample.rows / 1e6;
+  const perMinute = (sample: SoakSample) => sample.seconds / 60;
+  const secondHalf = {
+    mibPerMillionRows: slopeOf(half, perMillionRows),
+    mibPerMinute: slopeOf(half, perMinute),
+  };
+  const lastToSecondQuarterPeak =
+    peak(samples.slice(samples.length - quarter), name) / peak(samples.slice(quarter, 2 * quarter), name);
+  return {
+    mibPerMillionRows: slopeOf(samples, perMillionRows),
+    mibPerMinute: slopeOf(samples, perMinute),
+    secondHalf,
+    firstMiB: samples.find((sample) => sample.rssMiB[name] !== undefined)?.rssMiB[name],
+    peakMiB: peak(samples, name),
+    lastMiB: samples.findLast((sample) => sample.rssMiB[name] !== undefined)?.rssMiB[name],
+    lastToSecondQuarterPeak,
+    // NaN (too few samples to judge) is not flat.
+    flat:
+      secondHalf.mibPerMillionRows <= FLAT_SLOPE_MIB_PER_M_ROWS && lastToSecondQuarterPeak <= FLAT_PEAK_RATIO,
+  };
+}
+
+export function fitProcesses(samples: readonly SoakSample[]): Record<string, ProcessFit> {
+  return Object.fromEntries(processNames(samples).map((name) => [name, fitProcess(samples, name)]));
+}
+
+/** The sample nearest each whole step of `stepRows` rows (the first sample and the last too). */
+function columnSamples(samples: readonly SoakSample[], stepRows: number): SoakSample[] {
+  const last = samples.at(-1);
+  if (!last) return [];
+  const picked = new Set<SoakSample>([samples[0] as SoakSample]);
+  for (let rows = stepRows; rows < last.rows; rows += stepRows) {
+    const reached = samples.find((sample) => sample.rows >= rows);
+    if (reached) picked.add(reached);
+  }
+  picked.add(last);
+  return [...picked];
+}
+
+/**
+ * The RSS series as a table, one row per process and a column per `stepRows` rows aggregated
+ * (the sample that first reached it): the series at a glance, the full one is in the JSON.
+ */
+export function seriesTable(samples: readonly SoakSample[], stepRows = 1_000_000): string[] {
+  const columns = columnSamples(samples, stepRows);
+  const names = processNames(samples);
+  const width = Math.max(7, ...names.map((name) => name.length));
+  const cell = (text: string) => text.padStart(6);
+  const header = `${'M rows'.padEnd(width)} ${columns.map((sample) => cell((sample.rows / 1e6).toFixed(1))).join(' ')}`;
+  const rows = names.map((name) => {
+    const values = columns.map((sample) => {
+      const mib = sample.rssMiB[name];
+      return cell(mib === undefined ? '-' : mib.toFixed(0));
+    });
+    return `${name.padEnd(width)} ${values.join(' ')}`;
+  });
+  return [header, ...rows];
+}
+
+/** One line per process: its slopes, its RSS first → peak → last, and PASS/FAIL against the rule. */
+export function verdictLine(name: string, fit: ProcessFit): string {
+  const figure = (value: number) => (Number.isFinite(value) ? value.toFixed(2) : 'n/a');
+  return (
+    `${fit.flat ? 'PASS' : 'FAIL'}  ${name}: second half ${figure(fit.secondHalf.mibPerMillionRows)} MiB per M rows ` +
+    `(${figure(fit.secondHalf.mibPerMinute)} MiB/min), last/second quarter peak ${figure(fit.lastToSecondQuarterPeak)}; ` +
+    `whole run ${figure(fit.mibPerMillionRows)} MiB per M rows; ` +
+    `first → peak → last ${fit.firstMiB?.toFixed(0)} → ${fit.peakMiB.toFixed(0)} → ${fit.lastMiB?.toFixed(0)} MiB`
+  );
+}
+
+export const FLATNESS_RULE =
+  `flat = over the second half, at most ${FLAT_SLOPE_MIB_PER_M_ROWS} MiB per M rows (least squares) ` +
+  `and the last quarter's peak at most ${FLAT_PEAK_RATIO}× the second quarter's`;
