@@ -15,11 +15,11 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import type { RunningRuntime } from '../../localstack/runtime.ts';
-import { encodeNotificationKey } from '../../localstack/s3-notifications.ts';
 import { PROJECT_ROOT } from '../../localstack/service-definition.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
 import { faultEnvironment, faultLog, HANDLER_FAULTS_MODULE } from '../support/handler-faults.ts';
 import { readAll } from '../support/read-all.ts';
+import { objectCreatedNotification, sendNotifications } from '../support/s3-notification.ts';
 import { pollUntil, pollWhileProgressing, stackClients } from '../support/stack-clients.ts';
 import { startTestRuntime, type TestRuntime, writeTelescopeCsv } from '../support/test-runtime.ts';
 
@@ -125,28 +125,8 @@ export function describeDtPipeline(transport: keyof typeof STAGE_OF): void {
       const run = `${key}@${etag.slice(0, 12)}`;
       replayedRun = run;
       // S3 delivers at least once: the same notification again, while the first replay runs.
-      const producer = clients.kafka.producer();
-      await producer.connect();
-      const duplicate = {
-        Records: [
-          {
-            eventVersion: '2.1',
-            eventSource: 'aws:s3',
-            awsRegion: 'us-east-1',
-            eventTime: new Date().toISOString(),
-            eventName: 'ObjectCreated:Put',
-            s3: {
-              s3SchemaVersion: '1.0',
-              bucket: { name: stack.datasetBucket },
-              object: { key: encodeNotificationKey(key), eTag: etag },
-            },
-          },
-        ],
-      };
-      await producer.send({
-        topic: stack.s3NotificationTopic,
-        messages: [{ key, value: JSON.stringify(duplicate) }],
-      });
+      const duplicate = objectCreatedNotification(stack.datasetBucket, key, etag);
+      await sendNotifications(clients.kafka.producer(), stack.s3NotificationTopic, [duplicate]);
 
       const expected = await analyzeOffline(file);
       const summaryUrl = `${runtime.apiUrl}/api/v1/analyses/dt/summary?run=${encodeURIComponent(run)}`;
@@ -169,11 +149,7 @@ export function describeDtPipeline(transport: keyof typeof STAGE_OF): void {
       );
 
       // Once more after it finished: nothing may be sent again.
-      await producer.send({
-        topic: stack.s3NotificationTopic,
-        messages: [{ key, value: JSON.stringify(duplicate) }],
-      });
-      await producer.disconnect();
+      await sendNotifications(clients.kafka.producer(), stack.s3NotificationTopic, [duplicate]);
       const replays = z
         .object({ replays: z.array(z.object({ key: z.string(), status: z.string(), rowsSent: z.number() })) })
         .parse(await getJson(`${runtime.apiUrl}/api/v1/replays`));

@@ -10,7 +10,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { encodeNotificationKey } from '../../localstack/s3-notifications.ts';
 import type { Producer } from '../../shared/adapters/kafka.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
 import {
@@ -21,6 +20,7 @@ import {
   waitForPartitionsDrained,
   waitForRunRows,
 } from '../support/fault-checks.ts';
+import { objectCreatedNotification } from '../support/s3-notification.ts';
 import { pollUntil, stackClients } from '../support/stack-clients.ts';
 import { startTestRuntime, type TestRuntime, writeTelescopeCsv } from '../support/test-runtime.ts';
 
@@ -29,25 +29,7 @@ const clients = stackClients(stack);
 
 /** The notification S3 sends for one object (as the stack's relay writes it into the topic). */
 function notification(key: string, etag: string) {
-  return {
-    key: `${stack.datasetBucket}/${key}`,
-    value: JSON.stringify({
-      Records: [
-        {
-          eventVersion: '2.1',
-          eventSource: 'aws:s3',
-          awsRegion: 'us-east-1',
-          eventTime: new Date().toISOString(),
-          eventName: 'ObjectCreated:Put',
-          s3: {
-            s3SchemaVersion: '1.0',
-            bucket: { name: stack.datasetBucket },
-            object: { key: encodeNotificationKey(key), eTag: etag },
-          },
-        },
-      ],
-    }),
-  };
+  return objectCreatedNotification(stack.datasetBucket, key, etag);
 }
 
 interface Uploaded {

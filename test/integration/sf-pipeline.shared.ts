@@ -19,12 +19,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import type { RunningRuntime, TriggerOverrides } from '../../localstack/runtime.ts';
-import { encodeNotificationKey } from '../../localstack/s3-notifications.ts';
 import { PROJECT_ROOT } from '../../localstack/service-definition.ts';
 import { createDynamoDbItemStore } from '../../shared/adapters/dynamodb.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
 import { faultEnvironment, faultLog, HANDLER_FAULTS_MODULE } from '../support/handler-faults.ts';
 import { readAll } from '../support/read-all.ts';
+import { objectCreatedNotification, sendNotifications } from '../support/s3-notification.ts';
 import { skipUnconsumedRecords } from '../support/skip-unconsumed.ts';
 import { pollUntil, pollWhileProgressing, stackClients } from '../support/stack-clients.ts';
 import { startTestRuntime, type TestRuntime } from '../support/test-runtime.ts';
@@ -85,32 +85,8 @@ async function getJson(url: string): Promise<unknown> {
 
 /** Sends S3's notification of `key` once more: S3 delivers at least once. */
 async function notifyAgain(key: string, etag: string): Promise<void> {
-  const notification = {
-    Records: [
-      {
-        eventVersion: '2.1',
-        eventSource: 'aws:s3',
-        awsRegion: 'us-east-1',
-        eventTime: new Date().toISOString(),
-        eventName: 'ObjectCreated:Put',
-        s3: {
-          s3SchemaVersion: '1.0',
-          bucket: { name: stack.datasetBucket },
-          object: { key: encodeNotificationKey(key), eTag: etag },
-        },
-      },
-    ],
-  };
-  const producer = clients.kafka.producer();
-  await producer.connect();
-  try {
-    await producer.send({
-      topic: stack.s3NotificationTopic,
-      messages: [{ key, value: JSON.stringify(notification) }],
-    });
-  } finally {
-    await producer.disconnect();
-  }
+  const notification = objectCreatedNotification(stack.datasetBucket, key, etag);
+  await sendNotifications(clients.kafka.producer(), stack.s3NotificationTopic, [notification]);
 }
 
 /** Kafka offsets are numbers, Kinesis sequence numbers decimal strings beyond 2^53: order as BigInt. */
