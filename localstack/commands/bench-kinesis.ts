@@ -8,6 +8,7 @@
  * process of its own (this file, run as a script), on an isolated stack (temporary folder, free
  * ports) like the Kafka one; it prints its results as one JSON line.
  */
+
 import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,21 +23,15 @@ import { z } from 'zod';
 import { createKinesisClient, createKinesisPublisher } from '../../shared/adapters/kinesis.ts';
 import { createS3Client, putObjectFromFile } from '../../shared/adapters/s3.ts';
 import { generateDt } from '../../shared/analyses/dt/generator.ts';
+import { median } from '../../shared/core/statistics.ts';
 import { startPipelineRuntime } from '../runtime.ts';
 import { PROJECT_ROOT } from '../service-definition.ts';
 import { LOCAL_REGION } from '../stack.ts';
 import { startStack } from '../stack-control.ts';
+import { isolatedStackEnvironment } from './bench-stack.ts';
 
 const execFileAsync = promisify(execFile);
 const RUNS = 3;
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? 0)
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
 
 /** Runs the Kinesis benchmarks in a child process and returns its results. */
 export async function benchKinesis(quick: boolean): Promise<unknown> {
@@ -133,14 +128,7 @@ async function e2eRun(
 /** The worker: an isolated stack, the runtime on the local-kinesis stage, the runs, one JSON line. */
 async function worker(quick: boolean): Promise<void> {
   const workDir = await mkdtemp(join(tmpdir(), 'driftline-bench-kinesis-'));
-  const env = {
-    DRIFTLINE_DATA_DIR: join(workDir, 'stack'),
-    DRIFTLINE_KAFKA_PORT: '0',
-    DRIFTLINE_KAFKA_CONTROLLER_PORT: '0',
-    DRIFTLINE_S3_PORT: '0',
-    DRIFTLINE_DYNAMODB_PORT: '0',
-    DRIFTLINE_KINESIS_PORT: '0',
-  };
+  const env = isolatedStackEnvironment(workDir);
   const stack = await startStack({ attached: true, env });
   const runtime = await startPipelineRuntime({
     stack: { ...stack.info, stage: 'local-kinesis' },

@@ -8,6 +8,7 @@
  * flatness rule (bench-soak-report.ts) on private memory; writes it all to
  * bench-results/soak-<time>.json. Exits 1 when a process is not flat or the run stalled.
  */
+
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,6 +30,7 @@ import {
   seriesTable,
   verdictLine,
 } from './bench-soak-report.ts';
+import { isolatedStackEnvironment } from './bench-stack.ts';
 
 const SAMPLE_EVERY_MS = 2_000;
 const FILE_ROWS = 1_000_000;
@@ -251,14 +253,7 @@ function report(samples: readonly Sample[]) {
 function soakStack(workDir: string): Promise<StackHandle> {
   return startStack({
     attached: true,
-    env: {
-      DRIFTLINE_DATA_DIR: join(workDir, 'stack'),
-      DRIFTLINE_KAFKA_PORT: '0',
-      DRIFTLINE_KAFKA_CONTROLLER_PORT: '0',
-      DRIFTLINE_S3_PORT: '0',
-      DRIFTLINE_DYNAMODB_PORT: '0',
-      DRIFTLINE_KINESIS_PORT: '0',
-    },
+    env: isolatedStackEnvironment(workDir),
   });
 }
 

@@ -19,6 +19,18 @@ import { LOCAL_REGION, type StackInfo } from '../stack.ts';
 import { type StackHandle, startStack } from '../stack-control.ts';
 import { HandlerTimings } from './bench-timings.ts';
 
+/** A stack of the bench's own: a data folder in `workDir`, every port a free one (it may run beside a stack). */
+export function isolatedStackEnvironment(workDir: string): Record<string, string> {
+  return {
+    DRIFTLINE_DATA_DIR: join(workDir, 'stack'),
+    DRIFTLINE_KAFKA_PORT: '0',
+    DRIFTLINE_KAFKA_CONTROLLER_PORT: '0',
+    DRIFTLINE_S3_PORT: '0',
+    DRIFTLINE_DYNAMODB_PORT: '0',
+    DRIFTLINE_KINESIS_PORT: '0',
+  };
+}
+
 export const summarySchema = z.object({ rows: z.number() });
 
 /** How the sweep varies the stack: data_raw's partitions and the aggregate trigger's batching. */
@@ -44,12 +56,7 @@ export class BenchStack {
   static async start(options: BenchStackOptions = {}): Promise<BenchStack> {
     const workDir = await mkdtemp(join(tmpdir(), 'driftline-bench-'));
     const env = {
-      DRIFTLINE_DATA_DIR: join(workDir, 'stack'),
-      DRIFTLINE_KAFKA_PORT: '0',
-      DRIFTLINE_KAFKA_CONTROLLER_PORT: '0',
-      DRIFTLINE_S3_PORT: '0',
-      DRIFTLINE_DYNAMODB_PORT: '0',
-      DRIFTLINE_KINESIS_PORT: '0',
+      ...isolatedStackEnvironment(workDir),
       ...(options.partitions === undefined
         ? {}
         : { DRIFTLINE_SERVERLESS_PARAMS: `rawTopicPartitions=${options.partitions}` }),

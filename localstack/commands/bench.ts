@@ -17,6 +17,7 @@
  * Benchmarks run on an isolated stack (temporary folder, free ports). Results are printed and
  * written to bench-results/<timestamp>.json and bench-results/latest.json.
  */
+
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { generateDt } from '../../shared/analyses/dt/generator.ts';
 import { dtAnalysis } from '../../shared/analyses/dt/index.ts';
 import type { RecordInput } from '../../shared/core/analysis.ts';
+import { median } from '../../shared/core/statistics.ts';
 import { PROJECT_ROOT } from '../service-definition.ts';
 import {
   costPerMillionRows,
@@ -62,14 +64,6 @@ Options:
   --window MS  the aggregate trigger's batching window for e2e, latency and sf (default: AWS's 500)
   --runs N   repeat the e2e part and its yardsticks N times on the same stack; prints the medians
   --quick    smaller inputs (a smoke run; figures are less stable)`;
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? 0)
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
 
 function concat(chunks: readonly Uint8Array[]): Uint8Array {
   const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);

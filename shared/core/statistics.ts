@@ -14,3 +14,12 @@ export function percentile(values: readonly number[], fraction: number): number 
     fraction,
   );
 }
+
+/** The median (the mean of the middle two for an even count); 0 when empty. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? 0)
+    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
