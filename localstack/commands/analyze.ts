@@ -7,9 +7,9 @@ import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { allAnalyses, analysisById } from '../../shared/analyses/registry.ts';
-import type { AnyAnalysis } from '../../shared/core/analysis.ts';
+import { allAnalyses } from '../../shared/analyses/registry.ts';
 import { analyzeOffline } from '../../shared/pipeline/offline-analysis.ts';
+import { fileReadError, knownAnalysis, UsageError } from './usage-error.ts';
 
 export const analyzeUsage = `Usage: driftline analyze <analysis> <file> [--batch-rows N]
 
@@ -32,11 +32,6 @@ Options:
   -h, --help      this text
 
 Example: driftline analyze dt run1.csv.gz --batch-rows 5000 | tail -n 1`;
-
-/** A wrong argument: the CLI prints the message alone. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 export async function analyzeCommand(args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -82,15 +77,6 @@ export async function analyzeCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-function knownAnalysis(id: string): AnyAnalysis {
-  const analysis = analysisById(id);
-  if (analysis) return analysis;
-  const known = allAnalyses()
-    .map((candidate) => candidate.id)
-    .join(', ');
-  throw new UsageError(`unknown analysis "${id}"; known analyses: ${known}`);
-}
-
 function parseBatchRows(text: string): number {
   const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < 1) {
@@ -101,7 +87,7 @@ function parseBatchRows(text: string): number {
 
 async function checkReadableFile(file: string): Promise<void> {
   const info = await stat(file).catch((error: unknown) => {
-    throw readError(file, error);
+    throw fileReadError(file, error);
   });
   if (info.isDirectory()) throw new UsageError(`${file}: is a directory, not a dataset file`);
 }
@@ -111,18 +97,8 @@ async function* readChunks(file: string): AsyncGenerator<Uint8Array> {
   try {
     yield* createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>;
   } catch (error) {
-    throw readError(file, error);
+    throw fileReadError(file, error);
   }
-}
-
-/** A file the system will not let us read is the user's to fix (one line); anything else stays. */
-function readError(file: string, error: unknown): unknown {
-  const code = error instanceof Error && 'code' in error ? String(error.code) : '';
-  if (code === 'ENOENT') return new UsageError(`${file}: no such file`, { cause: error });
-  if (['EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG'].includes(code)) {
-    return new UsageError(`${file}: cannot read it (${code})`, { cause: error });
-  }
-  return error;
 }
 
 export function formatRate(rows: number, seconds: number): string {

@@ -9,7 +9,7 @@ import { createKafka } from '../../shared/adapters/kafka.ts';
 import { loadStackConfig } from '../../shared/config.ts';
 import { loadServiceDefinition } from '../service-definition.ts';
 import { describeTopicState, ensureTopics, topicsInOrder } from '../topic-provisioning.ts';
-import { UsageError } from './analyze.ts';
+import { UsageError } from './usage-error.ts';
 
 export const awsUsage = `Usage: driftline aws topics [--create] [--stage STAGE] [--param name=value …]
                             [--bootstrap HOST:PORT[,…]] [--auth iam|none] [--region REGION]

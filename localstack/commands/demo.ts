@@ -28,6 +28,7 @@ import { fallingBehindLine, PaceWatch } from './demo-pace.ts';
 import { type ChosenSession, chooseDemoSession, type DemoFileState, type DemoPlan } from './demo-session.ts';
 import { formatCount, type Health, readHealth, statusLines } from './demo-status.ts';
 import { describeStack } from './stack.ts';
+import { UsageError } from './usage-error.ts';
 
 /**
  * The default load: what the pipeline sustains on two shared cores with a latency p99 under a
@@ -77,10 +78,6 @@ const optionsSchema = z.object({
 
 /** The serverless.yml stage the runtime reads for each transport (same stack, same bucket). */
 const STAGE_OF_TRANSPORT = { kafka: undefined, kinesis: 'local-kinesis' } as const;
-
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 /** The options, or 'help' after `--help`. */
 function parseDemoArgs(

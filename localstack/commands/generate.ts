@@ -14,7 +14,8 @@ import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
 import { createDtTruth, type DtTruth, generateDt } from '../../shared/analyses/dt/generator.ts';
 import { analysisById } from '../../shared/analyses/registry.ts';
-import { formatRate, UsageError } from './analyze.ts';
+import { formatRate } from './analyze.ts';
+import { UsageError } from './usage-error.ts';
 
 export const generateUsage = `Usage: driftline generate dt --rows N --out FILE [--seed S] [--format csv|bin] [--gzip]
                               [--truth FILE]

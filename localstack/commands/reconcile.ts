@@ -21,8 +21,8 @@ import {
 } from '../../shared/pipeline/reconcile.ts';
 import { LOCAL_REGION } from '../stack.ts';
 import { readStackInfo } from '../stack-control.ts';
-import { UsageError } from './analyze.ts';
 import { describeRun, exitCodeOf, runJson, summaryLine } from './reconcile-report.ts';
+import { UsageError } from './usage-error.ts';
 
 export const reconcileUsage = `Usage: driftline reconcile [--analysis ${allAnalyses()
   .map((analysis) => analysis.id)

@@ -7,13 +7,9 @@
 import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { constants, gunzipSync } from 'node:zlib';
-import { allAnalyses, analysisById } from '../../shared/analyses/registry.ts';
+import { allAnalyses } from '../../shared/analyses/registry.ts';
 import { type AnyAnalysis, ObjectFormatError, type RecordInput } from '../../shared/core/analysis.ts';
-
-/** A file or an argument the user has to fix: the CLI prints the message alone. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+import { fileReadError, knownAnalysis, UsageError } from './usage-error.ts';
 
 /** Bytes read to look at a file's first rows (of a `.gz`, fewer), and how many rows are looked at. */
 const SNIFF_BYTES = 256 * 1024;
@@ -30,15 +26,6 @@ export interface CheckedFile {
   readonly analysisGuessed: boolean;
   /** The analysis' reference data (sf's radio codes), not a dataset: uploaded to its own key. */
   readonly referenceKey: string | undefined;
-}
-
-function knownAnalysis(id: string): AnyAnalysis {
-  const analysis = analysisById(id);
-  if (analysis) return analysis;
-  const known = allAnalyses()
-    .map((candidate) => candidate.id)
-    .join(', ');
-  throw new UsageError(`unknown analysis "${id}"; known analyses: ${known}`);
 }
 
 function formatProblem(analysis: AnyAnalysis, name: string): string | undefined {
@@ -71,25 +58,15 @@ function chooseAnalysis(
   throw new UsageError(`unsupported file: no analysis reads it (${problems.join('; ')})`);
 }
 
-/** A file the system will not let us read is the user's to fix; anything else is a fault. */
-function readError(path: string, error: unknown): unknown {
-  const code = error instanceof Error && 'code' in error ? String(error.code) : '';
-  if (code === 'ENOENT') return new UsageError(`${path}: no such file`, { cause: error });
-  if (['EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG'].includes(code)) {
-    return new UsageError(`${path}: cannot read it (${code})`, { cause: error });
-  }
-  return error;
-}
-
 /** The file's first bytes, decompressed if it is `.gz` (a truncated stream decompresses as far as it goes). */
 async function firstBytes(path: string, gzipped: boolean): Promise<Uint8Array> {
   const handle = await open(path, 'r').catch((error: unknown) => {
-    throw readError(path, error);
+    throw fileReadError(path, error);
   });
   try {
     const buffer = Buffer.alloc(SNIFF_BYTES);
     const { bytesRead } = await handle.read(buffer, 0, SNIFF_BYTES, 0).catch((error: unknown) => {
-      throw readError(path, error);
+      throw fileReadError(path, error);
     });
     const head = buffer.subarray(0, bytesRead);
     if (!gzipped) return head;
@@ -160,7 +137,7 @@ export async function checkReplayFile(path: string, askedAnalysis: string | unde
   // The analysis first: an unknown --analysis is wrong whatever the file.
   if (askedAnalysis !== undefined) knownAnalysis(askedAnalysis);
   const info = await stat(path).catch((error: unknown) => {
-    throw readError(path, error);
+    throw fileReadError(path, error);
   });
   if (info.isDirectory()) throw new UsageError(`${path}: is a directory, not a dataset file`);
   if (!info.isFile()) throw new UsageError(`${path}: not a regular file`);

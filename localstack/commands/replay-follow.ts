@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { LiveDisplay } from './demo-display.ts';
 import { formatCount, type ReplayStatus, replayLine, replayStatusSchema } from './demo-status.ts';
-import { UsageError } from './replay-file.ts';
+import { UsageError } from './usage-error.ts';
 
 const replaysSchema = z.object({ replays: z.array(replayStatusSchema) });
 const summarySchema = z.object({

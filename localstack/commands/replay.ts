@@ -21,8 +21,9 @@ import { type RuntimeInfo, readRuntimeInfo } from '../runtime-info.ts';
 import { LOCAL_REGION, type StackInfo } from '../stack.ts';
 import { readStackInfo } from '../stack-control.ts';
 import { replayStatusSchema } from './demo-status.ts';
-import { type CheckedFile, checkReplayFile, UsageError } from './replay-file.ts';
+import { type CheckedFile, checkReplayFile } from './replay-file.ts';
 import { followReplay } from './replay-follow.ts';
+import { UsageError } from './usage-error.ts';
 
 export const replayUsage = `Usage: driftline replay FILE [options]
 
