@@ -57,16 +57,21 @@ function nonEmptyString(value: unknown): value is string {
   return typeof value === 'string' && value !== '';
 }
 
-/** The hex triple hash, or undefined when the row has no readable triple. */
-export function partitionKey(row: Uint8Array, wireFormat: WireFormat): string | undefined {
+/** The row as a JSON object, or undefined when it is not one (it is then rejected downstream). */
+function parsedCall(row: Uint8Array, wireFormat: WireFormat): Record<string, unknown> | undefined {
   if (wireFormat !== 'text') return undefined;
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(decoder.decode(row));
+    const parsed: unknown = JSON.parse(decoder.decode(row));
+    return isRecord(parsed) ? parsed : undefined;
   } catch {
     return undefined;
   }
-  if (!isRecord(parsed)) return undefined;
+}
+
+/** The hex triple hash, or undefined when the row has no readable triple. */
+export function partitionKey(row: Uint8Array, wireFormat: WireFormat): string | undefined {
+  const parsed = parsedCall(row, wireFormat);
+  if (parsed === undefined) return undefined;
   const callDateTime = parsed[CALL_DATE_TIME];
   const disposition = parsed[DISPOSITION];
   const crimeType = parsed[CRIME_TYPE];
@@ -96,15 +101,7 @@ export function pack(rows: readonly Uint8Array[], _wireFormat: WireFormat): Uint
  * replayed first, and dropped or rejected downstream as in file order).
  */
 export function eventTimeMs(row: Uint8Array, wireFormat: WireFormat): number | undefined {
-  if (wireFormat !== 'text') return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(decoder.decode(row));
-  } catch {
-    return undefined;
-  }
-  if (!isRecord(parsed)) return undefined;
-  const callDateTime = parsed[CALL_DATE_TIME];
+  const callDateTime = parsedCall(row, wireFormat)?.[CALL_DATE_TIME];
   if (!nonEmptyString(callDateTime)) return undefined;
   const ms = parseEventTime(callDateTime);
   return Number.isNaN(ms) ? undefined : ms;
