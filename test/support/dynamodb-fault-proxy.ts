@@ -10,9 +10,9 @@
  * rotation): a burst longer than the SDK's attempts (3) fails the invocation, so the trigger's own
  * retry is exercised too, not only the SDK's.
  */
-import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DynamoDbFault } from './faulty-item-store.ts';
+import { answerWith, bodyOf, forward, startProxyServer } from './http-proxy.ts';
 
 export interface DynamoDbFaultPlan {
   readonly everyNth: number;
@@ -41,43 +41,12 @@ const ERROR_TYPES: Record<'throughput-exceeded' | 'throttling', { type: string; 
   },
 };
 
-async function bodyOf(incoming: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of incoming) chunks.push(Buffer.from(chunk));
-  return Buffer.concat(chunks);
-}
-
 /** The item's pk of a GetItem/PutItem/Query request body (as the pipeline writes them), or ''. */
 function pkOf(body: Buffer): string {
   const text = body.toString('utf8');
   const match =
     /"pk":\{"S":"((?:[^"\\]|\\.)*)"\}/.exec(text) ?? /":pk":\{"S":"((?:[^"\\]|\\.)*)"\}/.exec(text);
   return match?.[1] ?? '';
-}
-
-function forward(
-  upstream: URL,
-  incoming: IncomingMessage,
-  body: Buffer,
-  answer: (status: number, headers: IncomingMessage['headers'], body: Buffer) => void,
-  failed: (error: Error) => void,
-): void {
-  const outgoing = request(
-    {
-      host: upstream.hostname,
-      port: upstream.port,
-      method: incoming.method,
-      path: incoming.url,
-      headers: incoming.headers,
-    },
-    (response) => {
-      void bodyOf(response).then((responseBody) =>
-        answer(response.statusCode ?? 502, response.headers, responseBody),
-      );
-    },
-  );
-  outgoing.on('error', failed);
-  outgoing.end(body);
 }
 
 /** Decides per request: undefined = pass it on, else the fault to inject. */
@@ -115,36 +84,24 @@ export async function startDynamoDbFaultProxy(options: {
   };
   let closed = false;
   const pick = faultPicker(() => (closed ? undefined : options.plan), injected);
-  const server = createServer((incoming: IncomingMessage, response: ServerResponse) => {
-    void bodyOf(incoming).then((body) => {
-      const operation = String(incoming.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
-      const fault = pick(operation, pkOf(body));
-      const pass = (status: number, headers: IncomingMessage['headers'], answer: Buffer) => {
-        response.writeHead(status, headers);
-        response.end(answer);
-      };
-      const broken = () => incoming.socket.destroy();
-      if (fault === undefined) return forward(upstream, incoming, body, pass, broken);
-      if (fault === 'reset') return broken();
-      if (fault === 'timeout') {
-        // Applied, and then silence: the connection stays open until the client closes it.
-        return forward(upstream, incoming, body, () => {}, broken);
-      }
-      const error = ERROR_TYPES[fault];
-      response.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
-      response.end(JSON.stringify({ __type: error.type, message: error.message }));
-    });
-  });
-  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    injected,
-    close: () =>
-      new Promise<void>((resolveClose) => {
-        closed = true;
-        server.close(() => resolveClose());
-        server.closeAllConnections();
-      }),
+  const handle = async (incoming: IncomingMessage, response: ServerResponse) => {
+    const body = await bodyOf(incoming);
+    const operation = String(incoming.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+    const fault = pick(operation, pkOf(body));
+    if (fault === 'reset')
+      throw new Error('reset: the connection is dropped before the request is passed on');
+    if (fault === 'timeout') {
+      // Applied, and then silence: the connection stays open until the client closes it.
+      await forward(upstream, incoming, body);
+      return;
+    }
+    if (fault === undefined) return answerWith(response, await forward(upstream, incoming, body));
+    const error = ERROR_TYPES[fault];
+    response.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
+    response.end(JSON.stringify({ __type: error.type, message: error.message }));
   };
+  const server = await startProxyServer(handle, () => {
+    closed = true;
+  });
+  return { ...server, injected };
 }

@@ -12,9 +12,9 @@
  * entry alone in its shard in its request is never failed again.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { answerWith, bodyOf, forward, startProxyServer, type UpstreamAnswer } from './http-proxy.ts';
 
 export interface KinesisFaultPlan {
   readonly stream: string;
@@ -49,12 +49,6 @@ const putRecordsResponse = z.object({
 
 type Entry = z.infer<typeof putRecordsRequest>['Records'][number];
 
-async function bodyOf(incoming: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of incoming) chunks.push(Buffer.from(chunk));
-  return Buffer.concat(chunks);
-}
-
 /** The shard an entry goes to: explicit hash key, else the MD5 of the partition key (as Kinesis). */
 function shardOf(entry: Entry, startKeys: readonly string[]): number {
   const hashKey = BigInt(
@@ -80,33 +74,6 @@ function entriesToFail(entries: readonly Entry[], startKeys: readonly string[]):
     if (indexes.length >= 2 && first !== undefined) failing.add(first);
   }
   return failing;
-}
-
-function forward(
-  upstream: URL,
-  incoming: IncomingMessage,
-  body: Buffer,
-): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
-  return new Promise((resolveForward, rejectForward) => {
-    const outgoing = request(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: incoming.method,
-        path: incoming.url,
-        headers: { ...incoming.headers, 'content-length': String(body.length) },
-      },
-      (response) => {
-        bodyOf(response).then(
-          (answer) =>
-            resolveForward({ status: response.statusCode ?? 502, headers: response.headers, body: answer }),
-          rejectForward,
-        );
-      },
-    );
-    outgoing.on('error', rejectForward);
-    outgoing.end(body);
-  });
 }
 
 function throttled(shard: number, stream: string) {
@@ -163,7 +130,7 @@ export async function startKinesisFaultProxy(options: {
   const handle = async (incoming: IncomingMessage, response: ServerResponse) => {
     const body = await bodyOf(incoming);
     const target = String(incoming.headers['x-amz-target'] ?? '');
-    let answer: Awaited<ReturnType<typeof forward>> | undefined;
+    let answer: UpstreamAnswer | undefined;
     if (!closed && target.endsWith('.PutRecords')) {
       const parsed = putRecordsRequest.parse(JSON.parse(body.toString('utf8')));
       if (parsed.StreamName === plan.stream) {
@@ -180,23 +147,10 @@ export async function startKinesisFaultProxy(options: {
         }
       }
     }
-    answer ??= await forward(upstream, incoming, body);
-    response.writeHead(answer.status, answer.headers);
-    response.end(answer.body);
+    answerWith(response, answer ?? (await forward(upstream, incoming, body)));
   };
-  const server = createServer((incoming, response) => {
-    handle(incoming, response).catch(() => incoming.socket.destroy());
+  const server = await startProxyServer(handle, () => {
+    closed = true;
   });
-  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    injected,
-    close: () =>
-      new Promise<void>((resolveClose) => {
-        closed = true;
-        server.close(() => resolveClose());
-        server.closeAllConnections();
-      }),
-  };
+  return { ...server, injected };
 }
