@@ -1,7 +1,8 @@
 /**
  * `driftline bench` (`npm run bench`): the figures the README quotes, measured on this machine.
  *
- *   core       dt applyBatch rows/s on one core, from raw record bytes (1 row per record, and 1000)
+ *   core       dt applyBatch rows/s on one core, from raw record bytes: text and binary words, 1 row
+ *              per record and 1000
  *   e2e        sustained rows/s through the whole local pipeline (S3 → replay → Kafka → aggregate →
  *              DynamoDB), at full speed, with 1 and 1000 rows per record
  *   latency    produce → data_clean latency at 1000 rows/s (p50/p99 over batches)
@@ -24,7 +25,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateDt } from '../../shared/analyses/dt/generator.ts';
 import { dtAnalysis } from '../../shared/analyses/dt/index.ts';
-import type { RecordInput } from '../../shared/core/analysis.ts';
+import type { RecordInput, WireFormat } from '../../shared/core/analysis.ts';
 import { median } from '../../shared/core/statistics.ts';
 import { PROJECT_ROOT } from '../service-definition.ts';
 import {
@@ -77,45 +78,65 @@ function concat(chunks: readonly Uint8Array[]): Uint8Array {
 }
 
 /** Rows of a generated file, as the replay framer cuts them. */
-function generatedRows(rows: number, seed: number): Uint8Array[] {
-  const bytes = concat([...generateDt({ rows, seed, format: 'csv' })]);
-  const { framer } = dtAnalysis.replay.framerFor('bench.csv');
+/** `rows` generated rows in `format`, framed as replay frames them (one Uint8Array per row). */
+function generatedRows(rows: number, seed: number, format: 'csv' | 'bin'): Uint8Array[] {
+  const bytes = concat([...generateDt({ rows, seed, format })]);
+  const { framer } = dtAnalysis.replay.framerFor(`bench.${format}`);
   return [...framer.push(bytes), ...framer.end()].map((row) => row.slice());
 }
 
-function benchCore(rows: number, runs: number) {
-  const lines = generatedRows(rows, 7);
-  const results: Record<string, { rowsPerSecond: number[]; median: number }> = {};
-  for (const rowsPerRecord of [1, 1000]) {
-    const records: RecordInput[] = [];
-    for (let start = 0; start < lines.length; start += rowsPerRecord) {
-      records.push({
-        value: dtAnalysis.replay.pack(lines.slice(start, start + rowsPerRecord), 'text'),
-        wireFormat: 'text',
-        partition: 0,
-        offset: String(records.length),
-        timestampMs: 0,
-      });
-    }
-    // Batches as the trigger would cut them: at most 1000 records.
-    const batches: RecordInput[][] = [];
-    for (let start = 0; start < records.length; start += 1000)
-      batches.push(records.slice(start, start + 1000));
-    const perRun: number[] = [];
-    for (let run = 0; run < runs + 1; run++) {
-      let state = dtAnalysis.emptyState();
-      const started = process.hrtime.bigint();
-      for (const batch of batches) state = dtAnalysis.applyBatch(state, batch).state;
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (run > 0) perRun.push(lines.length / seconds); // the first run warms the JIT up
-    }
-    results[`rowsPerRecord${rowsPerRecord}`] = { rowsPerSecond: perRun, median: median(perRun) };
-    console.log(
-      `core  dt applyBatch, ${rowsPerRecord} row(s)/record: median ${(median(perRun) / 1e6).toFixed(2)} M rows/s ` +
-        `(runs: ${perRun.map((value) => (value / 1e6).toFixed(2)).join(', ')})`,
-    );
+/** Records of `rowsPerRecord` rows each, cut into batches as the trigger would: ≤ 1000 records. */
+function coreBatches(rows: readonly Uint8Array[], rowsPerRecord: number, wireFormat: WireFormat) {
+  const records: RecordInput[] = [];
+  for (let start = 0; start < rows.length; start += rowsPerRecord) {
+    records.push({
+      value: dtAnalysis.replay.pack(rows.slice(start, start + rowsPerRecord), wireFormat),
+      wireFormat,
+      partition: 0,
+      offset: String(records.length),
+      timestampMs: 0,
+    });
   }
-  return { rows: lines.length, runs, ...results };
+  const batches: RecordInput[][] = [];
+  for (let start = 0; start < records.length; start += 1000) batches.push(records.slice(start, start + 1000));
+  return batches;
+}
+
+/** rows/s of `runs` folds of all batches from an empty state, after one run that warms the JIT. */
+function timeFolds(batches: readonly RecordInput[][], rows: number, runs: number): number[] {
+  const perRun: number[] = [];
+  for (let run = 0; run < runs + 1; run++) {
+    let state = dtAnalysis.emptyState();
+    const started = process.hrtime.bigint();
+    for (const batch of batches) state = dtAnalysis.applyBatch(state, batch).state;
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (run > 0) perRun.push(rows / seconds);
+  }
+  return perRun;
+}
+
+/**
+ * The dt fold alone, on one core: the text (CSV) wire format at 1 and 1000 rows per record, and the
+ * binary one (the DAQ's 8-byte words, `.bin` objects) at 1 and 1000 words per record. Binary is
+ * printed beside text because the text parse is most of the fold's cost (README, Goals and limits).
+ */
+function benchCore(rows: number, runs: number) {
+  const results: Record<string, { rowsPerSecond: number[]; median: number }> = {};
+  for (const [format, wireFormat, prefix] of [
+    ['csv', 'text', 'rowsPerRecord'],
+    ['bin', 'binary', 'binaryRowsPerRecord'],
+  ] as const) {
+    const lines = generatedRows(rows, 7, format);
+    for (const rowsPerRecord of [1, 1000]) {
+      const perRun = timeFolds(coreBatches(lines, rowsPerRecord, wireFormat), lines.length, runs);
+      results[`${prefix}${rowsPerRecord}`] = { rowsPerSecond: perRun, median: median(perRun) };
+      console.log(
+        `core  dt applyBatch, ${wireFormat}, ${rowsPerRecord} row(s)/record: median ${(median(perRun) / 1e6).toFixed(2)} M rows/s ` +
+          `(runs: ${perRun.map((value) => (value / 1e6).toFixed(2)).join(', ')})`,
+      );
+    }
+  }
+  return { rows, runs, ...results };
 }
 
 /** One e2e run: `rows` rows uploaded at full speed, timed from the PUT to the aggregated state. */
@@ -177,7 +198,7 @@ function printCost(
 
 /** The size of one of our data_raw records holding `rowsPerRecord` generated dt rows. */
 function recordBytes(rowsPerRecord: number): number {
-  return dtAnalysis.replay.pack(generatedRows(rowsPerRecord, 7), 'text').length;
+  return dtAnalysis.replay.pack(generatedRows(rowsPerRecord, 7, 'csv'), 'text').length;
 }
 
 /** Each e2e figure as a fraction of each yardstick's messages/s (in rows: × rows per record). */
