@@ -3,9 +3,11 @@ import {
   FLAT_PEAK_RATIO,
   FLAT_SLOPE_MIB_PER_M_ROWS,
   fitProcess,
+  SOAK_DEFAULT_FILES,
   type SoakSample,
   seriesTable,
   slope,
+  soakFiles,
   verdictLine,
 } from '../../../localstack/commands/bench-soak-report.ts';
 
@@ -92,4 +94,26 @@ describe('bench soak: the series table', () => {
     expect(runtime?.split(/\s+/)).toEqual(['runtime', '100', '101', '102']);
     expect(sandbox?.split(/\s+/)).toEqual(['sandbox', 'replay', '-', '60', '60']);
   });
+});
+
+describe('bench soak: --soak-files, the length of the run', () => {
+  it('is 10 million-row files without the option, 1 with --quick', () => {
+    expect(soakFiles(undefined, false)).toBe(SOAK_DEFAULT_FILES);
+    expect(SOAK_DEFAULT_FILES).toBe(10);
+    expect(soakFiles(undefined, true)).toBe(1);
+  });
+
+  it('is the number given, whole and from 1, whatever --quick says', () => {
+    expect(soakFiles('50', false)).toBe(50);
+    expect(soakFiles('1', true)).toBe(1);
+  });
+
+  it.each(['0', '-3', '2.5', '1e2', '0x10', '', 'ten', '30M'])(
+    'refuses "%s" with a message naming the option',
+    (text) => {
+      expect(soakFiles(text, false)).toEqual({
+        error: `--soak-files takes a whole number of million-row files from 1, not "${text}"`,
+      });
+    },
+  );
 });
