@@ -10,7 +10,7 @@
  */
 
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -271,11 +271,13 @@ function soakStack(workDir: string): Promise<StackHandle> {
   });
 }
 
-async function writeResults(results: Record<string, unknown>): Promise<string> {
+/** The results as JSON, and the broker's GC log beside them (the stack's folder is deleted). */
+async function writeResults(results: Record<string, unknown>, gcLog: string): Promise<string> {
   const date = new Date().toISOString();
   const dir = join(PROJECT_ROOT, 'bench-results');
   await mkdir(dir, { recursive: true });
   const out = join(dir, `soak-${date.replace(/[:.]/g, '-')}.json`);
+  await copyFile(gcLog, out.replace(/\.json$/, '-broker-gc.log')).catch(() => undefined);
   await writeFile(out, `${JSON.stringify({ date, ...results }, null, 2)}\n`);
   return out;
 }
@@ -307,7 +309,7 @@ export async function benchSoak(options: { readonly files: number }): Promise<nu
     const fits = report(samples);
     const flat = Object.values(fits.privateMemory).every((fit) => fit.flat);
     const results = { rows, files, complete, flat, rule: FLATNESS_RULE, ...fits, samples, gcPauses };
-    const out = await writeResults(results);
+    const out = await writeResults(results, kafkaGcLogFile(stack.info.dataDir));
     console.log(`results written to ${out}${complete ? '' : ' (INCOMPLETE: the pipeline stopped moving)'}`);
     return complete && flat ? 0 : 1;
   } finally {
