@@ -1,10 +1,10 @@
 /**
- * `driftline bench --only soak`: 10 million rows through the local pipeline (packed, 1000 rows per
- * record, at full speed), the memory of every process sampled every 2 s: this process (the
- * runtime), each function's sandbox (`stats().sandboxes`), the Kafka broker's JVM and the stack
- * daemon (the emulators), each as private memory (RssAnon) and RSS (VmRSS, mapped files too), plus
- * the daemon's own split (V8 heap, external, other native, mapped files) and its emulators' data on
- * disk. Prints the series tables, the least-squares slopes, and PASS/FAIL per process against the
+ * `driftline bench --only soak [--soak-files N]`: N million rows (default 10) through the local
+ * pipeline (packed, 1000 rows per record, at full speed), the memory of every process sampled every
+ * 2 s: this process (the runtime), each function's sandbox (`stats().sandboxes`), the Kafka broker's
+ * JVM and the stack daemon (the emulators), each as private memory (RssAnon) and RSS (VmRSS, mapped
+ * files too), plus the daemon's own split (V8 heap, external, other native, mapped files), its
+ * emulators' data on disk, and the broker's heap from its GC log (bench-soak-jvm.ts). Prints the series tables, the least-squares slopes, and PASS/FAIL per process against the
  * flatness rule (bench-soak-report.ts) on private memory; writes it all to
  * bench-results/soak-<time>.json. Exits 1 when a process is not flat or the run stalled.
  */

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { benchCommand } from '../../../localstack/commands/bench.ts';
 import {
   FLAT_PEAK_RATIO,
   FLAT_SLOPE_MIB_PER_M_ROWS,
@@ -116,4 +117,23 @@ describe('bench soak: --soak-files, the length of the run', () => {
       });
     },
   );
+});
+
+describe('bench soak: the command refuses a bad --soak-files before it starts anything', () => {
+  it.each([
+    [
+      ['--only', 'soak', '--soak-files', 'ten'],
+      '--soak-files takes a whole number of million-row files from 1, not "ten"',
+    ],
+    [['--soak-files', '30'], '--soak-files needs --only soak'],
+    [['--only', 'e2e', '--soak-files', '30'], '--soak-files needs --only soak'],
+  ])('%j: exit code 2 and a message', async (args, message) => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(await benchCommand(args)).toBe(2);
+      expect(errors).toHaveBeenCalledWith(`driftline bench: ${message}`);
+    } finally {
+      errors.mockRestore();
+    }
+  });
 });
