@@ -247,15 +247,41 @@ export function newClusterId(random: () => Buffer = () => randomBytes(16)): stri
   }
 }
 
+/**
+ * The broker JVM's GC log: each collection's heap used before → after (committed) and metaspace, as
+ * Kafka's own start script keeps one (kafkaServer-gc.log). The soak bench reads it to tell the
+ * heap's live data from what is merely committed (bench-soak-jvm.ts).
+ */
+export function kafkaGcLogFile(dataDir: string): string {
+  return join(dataDir, 'kafka', 'gc.log');
+}
+
+/**
+ * The broker's heap: fixed (-Xms = -Xmx, as Kafka's start script has it, 1G/1G) and touched at
+ * start. G1 grows its committed heap towards -Xmx under load and does not give it back: with
+ * -Xms128m -Xmx768m the broker's private memory climbed 300 → 470 MiB through a 10 M-row soak in
+ * steps of committed heap (262 → 337 → 424 MiB) while its live data after GC stayed at ~160 MiB.
+ * Fixed and pre-touched, its memory is at its plateau from the first second. The default, 512m
+ * (DRIFTLINE_KAFKA_HEAP), is ~3× that live data: room for G1's young generation.
+ */
+function brokerHeapOptions(heap: string): string[] {
+  return [`-Xmx${heap}`, `-Xms${heap}`, '-XX:+AlwaysPreTouch'];
+}
+
+/** The storage tool runs once and briefly: a growable heap, nothing touched in advance. */
+function toolHeapOptions(heap: string): string[] {
+  return [`-Xmx${heap}`, '-Xms128m'];
+}
+
 function javaArgs(
   options: KafkaBrokerOptions,
   log4jFile: string,
   mainClass: string,
   args: string[],
+  jvmOptions: readonly string[] = toolHeapOptions(options.heap),
 ): string[] {
   return [
-    `-Xmx${options.heap}`,
-    '-Xms128m',
+    ...jvmOptions,
     '-XX:+UseG1GC',
     '-XX:MaxGCPauseMillis=20',
     '-Djava.awt.headless=true',
@@ -300,9 +326,14 @@ async function formatStorageOnce(
 /** The JVM, its stdout and stderr appended to one file; resolves `exited` once that file is complete. */
 function spawnBroker(options: KafkaBrokerOptions, log4jFile: string, configFile: string, stdoutPath: string) {
   const stdoutFile = createWriteStream(stdoutPath, { flags: 'a' });
-  const child = spawn(options.javaCommand, javaArgs(options, log4jFile, 'kafka.Kafka', [configFile]), {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const gcLog = `-Xlog:gc,gc+metaspace:file=${kafkaGcLogFile(options.dataDir)}:uptime:filecount=2,filesize=10m`;
+  const child = spawn(
+    options.javaCommand,
+    javaArgs(options, log4jFile, 'kafka.Kafka', [configFile], [...brokerHeapOptions(options.heap), gcLog]),
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   // Both streams into one file, which ends only once both are closed (a pipe ends its destination
   // when its own source ends, and the other stream's last words would be lost).
   child.stdout.pipe(stdoutFile, { end: false });

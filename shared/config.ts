@@ -185,7 +185,7 @@ const stackSchema = z.object({
   DRIFTLINE_KAFKA_HEAP: z
     .string()
     .regex(/^\d+[mMgG]$/, 'expected a JVM heap size such as 768m or 1g')
-    .default('768m'),
+    .default('512m'),
   DRIFTLINE_JAVA: z.string().min(1).default('java'),
   DRIFTLINE_MAVEN: z.string().min(1).default('mvn'),
   /**

@@ -135,6 +135,22 @@ export function verdictLine(name: string, fit: ProcessFit): string {
   );
 }
 
+/** Rows in each file the soak replays: its length is a number of these files. */
+export const SOAK_FILE_ROWS = 1_000_000;
+export const SOAK_DEFAULT_FILES = 10;
+
+/**
+ * The soak's length from `--soak-files N` (N files of a million rows each): N itself, a whole
+ * number from 1; without the option 10, or 1 with `--quick`. A message when N is not such a number.
+ */
+export function soakFiles(option: string | undefined, quick: boolean): number | { readonly error: string } {
+  if (option === undefined) return quick ? 1 : SOAK_DEFAULT_FILES;
+  const files = /^\d+$/.test(option) ? Number(option) : Number.NaN;
+  return Number.isSafeInteger(files) && files >= 1
+    ? files
+    : { error: `--soak-files takes a whole number of million-row files from 1, not "${option}"` };
+}
+
 export const FLATNESS_RULE =
   `flat = over the second half, at most ${FLAT_SLOPE_MIB_PER_M_ROWS} MiB per M rows (least squares) ` +
   `and the last quarter's peak at most ${FLAT_PEAK_RATIO}× the second quarter's`;

@@ -1,16 +1,16 @@
 /**
- * `driftline bench --only soak`: 10 million rows through the local pipeline (packed, 1000 rows per
- * record, at full speed), the memory of every process sampled every 2 s: this process (the
- * runtime), each function's sandbox (`stats().sandboxes`), the Kafka broker's JVM and the stack
- * daemon (the emulators), each as private memory (RssAnon) and RSS (VmRSS, mapped files too), plus
- * the daemon's own split (V8 heap, external, other native, mapped files) and its emulators' data on
- * disk. Prints the series tables, the least-squares slopes, and PASS/FAIL per process against the
+ * `driftline bench --only soak [--soak-files N]`: N million rows (default 10) through the local
+ * pipeline (packed, 1000 rows per record, at full speed), the memory of every process sampled every
+ * 2 s: this process (the runtime), each function's sandbox (`stats().sandboxes`), the Kafka broker's
+ * JVM and the stack daemon (the emulators), each as private memory (RssAnon) and RSS (VmRSS, mapped
+ * files too), plus the daemon's own split (V8 heap, external, other native, mapped files), its
+ * emulators' data on disk, and the broker's heap from its GC log (bench-soak-jvm.ts). Prints the series tables, the least-squares slopes, and PASS/FAIL per process against the
  * flatness rule (bench-soak-report.ts) on private memory; writes it all to
  * bench-results/soak-<time>.json. Exits 1 when a process is not flat or the run stalled.
  */
 
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -18,14 +18,17 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { createS3Client, putObjectFromFile } from '../../shared/adapters/s3.ts';
 import { generateDt } from '../../shared/analyses/dt/generator.ts';
+import { kafkaGcLogFile } from '../kafka-broker.ts';
 import { type RunningRuntime, startPipelineRuntime } from '../runtime.ts';
 import { PROJECT_ROOT } from '../service-definition.ts';
 import { LOCAL_REGION } from '../stack.ts';
 import { type StackHandle, startStack } from '../stack-control.ts';
+import { GcLogReader } from './bench-soak-jvm.ts';
 import {
   FLATNESS_RULE,
   fitProcesses,
   type ProcessFit,
+  SOAK_FILE_ROWS,
   type SoakSample,
   seriesTable,
   verdictLine,
@@ -33,7 +36,6 @@ import {
 import { isolatedStackEnvironment } from './bench-stack.ts';
 
 const SAMPLE_EVERY_MS = 2_000;
-const FILE_ROWS = 1_000_000;
 
 interface Sample {
   readonly seconds: number;
@@ -48,6 +50,8 @@ interface Sample {
   readonly privateMiB: Record<string, number>;
   /** The stack daemon's memory split and its emulators' data on disk, in MiB. */
   readonly partsMiB: Record<string, number>;
+  /** The broker JVM's heap from its GC log (bench-soak-jvm.ts), in MiB. */
+  readonly jvmMiB: Record<string, number>;
 }
 
 /** One of a sample's series, as the report module takes it. */
@@ -86,10 +90,12 @@ async function brokerPid(daemonPid: number): Promise<number | undefined> {
   return undefined;
 }
 
+const BROKER = 'kafka broker (JVM)';
+
 /** The processes to sample now: name → pid (sandboxes come and go with the runtime's). */
 function processes(runtime: RunningRuntime, stack: StackHandle, broker: number | undefined) {
   const found: Record<string, number> = { runtime: process.pid, 'stack daemon': stack.info.pid };
-  if (broker !== undefined) found['kafka broker (JVM)'] = broker;
+  if (broker !== undefined) found[BROKER] = broker;
   const stats: Record<string, unknown> = runtime.stats();
   const sandboxes = z.record(z.string(), z.number()).safeParse(stats.sandboxes);
   if (sandboxes.success) {
@@ -157,7 +163,7 @@ function printSample(sample: Sample): void {
 async function generateFile(workDir: string): Promise<string> {
   const file = join(workDir, 'soak.csv');
   await pipeline(
-    Readable.from(generateDt({ rows: FILE_ROWS, seed: 5050, format: 'csv' })),
+    Readable.from(generateDt({ rows: SOAK_FILE_ROWS, seed: 5050, format: 'csv' })),
     createWriteStream(file),
   );
   return file;
@@ -184,13 +190,13 @@ async function uploadFiles(stack: StackHandle, file: string, files: number): Pro
 async function takeSample(
   runtime: RunningRuntime,
   stack: StackHandle,
-  broker: number | undefined,
+  broker: { readonly pid: number | undefined; readonly gcLog: GcLogReader },
   started: number,
 ): Promise<Sample> {
   const rows = await aggregatedRows(runtime.apiUrl);
   const rssMiB: Record<string, number> = {};
   const privateMiB: Record<string, number> = {};
-  for (const [name, pid] of Object.entries(processes(runtime, stack, broker))) {
+  for (const [name, pid] of Object.entries(processes(runtime, stack, broker.pid))) {
     const memory = await memoryOf(pid);
     if (memory === undefined) continue;
     rssMiB[name] = memory.rss;
@@ -201,7 +207,8 @@ async function takeSample(
     'dynamodb data on disk': await diskMiB(join(stack.info.dataDir, 'dynamodb')),
     's3 data on disk': await diskMiB(join(stack.info.dataDir, 's3')),
   };
-  return { seconds: (Date.now() - started) / 1000, rows, rssMiB, privateMiB, partsMiB };
+  const jvmMiB = await broker.gcLog.sample(privateMiB[BROKER]);
+  return { seconds: (Date.now() - started) / 1000, rows, rssMiB, privateMiB, partsMiB, jvmMiB };
 }
 
 /** Samples until `rows` rows are aggregated (or nothing moved for `stallMs`). */
@@ -210,14 +217,17 @@ async function sampleUntil(runtime: RunningRuntime, stack: StackHandle, rows: nu
   const started = Date.now();
   let lastMove = started;
   let lastRows = -1;
-  const broker = await brokerPid(stack.info.pid);
+  const broker = {
+    pid: await brokerPid(stack.info.pid),
+    gcLog: new GcLogReader(kafkaGcLogFile(stack.info.dataDir)),
+  };
   for (;;) {
     const sample = await takeSample(runtime, stack, broker, started);
     samples.push(sample);
     printSample(sample);
     if (sample.rows > lastRows) [lastRows, lastMove] = [sample.rows, Date.now()];
-    if (sample.rows >= rows) return { samples, complete: true };
-    if (Date.now() - lastMove > stallMs) return { samples, complete: false };
+    if (sample.rows >= rows) return { samples, complete: true, gcPauses: broker.gcLog.pauses };
+    if (Date.now() - lastMove > stallMs) return { samples, complete: false, gcPauses: broker.gcLog.pauses };
     await new Promise((resolveWait) => setTimeout(resolveWait, SAMPLE_EVERY_MS));
   }
 }
@@ -231,22 +241,26 @@ function report(samples: readonly Sample[]) {
       "the stack daemon's process.memoryUsage() and its emulators' data on disk, MiB",
       series(samples, (s) => s.partsMiB),
     ],
+    ["the broker JVM's heap from its GC log, MiB", series(samples, (s) => s.jvmMiB)],
   ] as const;
   for (const [title, values] of tables) {
     console.log(`\nsoak  ${title}:`);
     for (const line of seriesTable(values)) console.log(`  ${line}`);
   }
-  const [privateMemory, rss, parts] = tables.map(([, values]) => fitProcesses(values)) as [
+  const [privateMemory, rss, parts, jvm] = tables.map(([, values]) => fitProcesses(values)) as [
+    Record<string, ProcessFit>,
     Record<string, ProcessFit>,
     Record<string, ProcessFit>,
     Record<string, ProcessFit>,
   ];
   console.log(`\nsoak  private memory, ${FLATNESS_RULE}:`);
   for (const [name, fit] of Object.entries(privateMemory)) console.log(`  ${verdictLine(name, fit)}`);
-  console.log("soak  RSS and the daemon's parts, by the same rule (no verdict: where it grows):");
-  for (const [name, fit] of [...Object.entries(rss), ...Object.entries(parts)])
+  console.log(
+    "soak  RSS, the daemon's parts and the JVM's heap, by the same rule (no verdict: where it grows):",
+  );
+  for (const [name, fit] of [...Object.entries(rss), ...Object.entries(parts), ...Object.entries(jvm)])
     console.log(`  ${verdictLine(name, fit).replace(/^(PASS|FAIL) /, '    ')}`);
-  return { privateMemory, rss, parts };
+  return { privateMemory, rss, parts, jvm };
 }
 
 /** The soak's stack: a data folder of its own, every port free ones (it may run beside a stack). */
@@ -257,25 +271,24 @@ function soakStack(workDir: string): Promise<StackHandle> {
   });
 }
 
-async function writeResults(results: Record<string, unknown>): Promise<string> {
+/** The results as JSON, and the broker's GC log beside them (the stack's folder is deleted). */
+async function writeResults(results: Record<string, unknown>, gcLog: string): Promise<string> {
   const date = new Date().toISOString();
   const dir = join(PROJECT_ROOT, 'bench-results');
   await mkdir(dir, { recursive: true });
   const out = join(dir, `soak-${date.replace(/[:.]/g, '-')}.json`);
+  await copyFile(gcLog, out.replace(/\.json$/, '-broker-gc.log')).catch(() => undefined);
   await writeFile(out, `${JSON.stringify({ date, ...results }, null, 2)}\n`);
   return out;
 }
 
 /**
- * Returns 0 when the run completed and every process stayed flat, 1 otherwise. `files` (default
- * 10, `quick` 1) sets the length: each file is a million rows.
+ * Returns 0 when the run completed and every process stayed flat, 1 otherwise. `files` sets the
+ * length (`--soak-files`, bench-soak-report.ts's soakFiles): each file is a million rows.
  */
-export async function benchSoak(options: {
-  readonly quick: boolean;
-  readonly files?: number;
-}): Promise<number> {
-  const files = options.files ?? (options.quick ? 1 : 10);
-  const rows = files * FILE_ROWS;
+export async function benchSoak(options: { readonly files: number }): Promise<number> {
+  const { files } = options;
+  const rows = files * SOAK_FILE_ROWS;
   const workDir = await mkdtemp(join(tmpdir(), 'driftline-soak-'));
   const stack = await soakStack(workDir);
   const runtime = await startPipelineRuntime({
@@ -285,15 +298,18 @@ export async function benchSoak(options: {
     log: (line) => console.error(`  runtime: ${line}`),
   });
   try {
-    console.log(`soak  ${rows / 1e6} M rows (${files} × ${FILE_ROWS / 1e6} M, 1000 rows/record, full speed)`);
+    console.log(
+      `soak  ${rows / 1e6} M rows (${files} × ${SOAK_FILE_ROWS / 1e6} M, 1000 rows/record, full speed)`,
+    );
     const file = await generateFile(workDir);
     // Sampling from the first upload on: the pipeline works while the later files are uploaded.
     const sampling = sampleUntil(runtime, stack, rows, 120_000);
     await uploadFiles(stack, file, files);
-    const { samples, complete } = await sampling;
+    const { samples, complete, gcPauses } = await sampling;
     const fits = report(samples);
     const flat = Object.values(fits.privateMemory).every((fit) => fit.flat);
-    const out = await writeResults({ rows, files, complete, flat, rule: FLATNESS_RULE, ...fits, samples });
+    const results = { rows, files, complete, flat, rule: FLATNESS_RULE, ...fits, samples, gcPauses };
+    const out = await writeResults(results, kafkaGcLogFile(stack.info.dataDir));
     console.log(`results written to ${out}${complete ? '' : ' (INCOMPLETE: the pipeline stopped moving)'}`);
     return complete && flat ? 0 : 1;
   } finally {

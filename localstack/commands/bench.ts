@@ -41,11 +41,12 @@ import { benchLatency } from './bench-latency.ts';
 import { benchProfile } from './bench-profile.ts';
 import { benchSf } from './bench-sf.ts';
 import { benchSoak } from './bench-soak.ts';
+import { soakFiles } from './bench-soak-report.ts';
 import { BenchStack } from './bench-stack.ts';
 import { benchSweep, runSweepStack } from './bench-sweep.ts';
 import { measureYardstick, type Yardstick } from './bench-yardstick.ts';
 
-export const benchUsage = `Usage: driftline bench [--only core|e2e|latency|sf|kinesis|soak] [--runs N] [--window MS] [--quick] | --profile | --profile-packed | --sweep | --sweep-quick
+export const benchUsage = `Usage: driftline bench [--only core|e2e|latency|sf|kinesis|soak] [--runs N] [--window MS] [--quick] [--soak-files N] | --profile | --profile-packed | --sweep | --sweep-quick
 
 Measures the dt core, end-to-end throughput on the local stack (with Kafka's own perf tools and a
 bare kafkajs client on the same broker as yardsticks, and the cost per million rows on AWS), and
@@ -64,7 +65,9 @@ Options:
   --profile-packed  the same at 1000 rows per message (1.3 M rows)
   --window MS  the aggregate trigger's batching window for e2e, latency and sf (default: AWS's 500)
   --runs N   repeat the e2e part and its yardsticks N times on the same stack; prints the medians
-  --quick    smaller inputs (a smoke run; figures are less stable)`;
+  --quick    smaller inputs (a smoke run; figures are less stable)
+  --soak-files N  with --only soak: replay N files of a million rows each (default 10, 1 with
+             --quick; ~1 min per 10 M rows here), sampling every process's memory`;
 
 function concat(chunks: readonly Uint8Array[]): Uint8Array {
   const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
@@ -319,6 +322,7 @@ export async function benchCommand(args: string[]): Promise<number> {
       profile: { type: 'boolean', default: false },
       'profile-packed': { type: 'boolean', default: false },
       window: { type: 'string' },
+      'soak-files': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -326,7 +330,16 @@ export async function benchCommand(args: string[]): Promise<number> {
     console.log(benchUsage);
     return 0;
   }
-  if (values.only === 'soak') process.exit(await benchSoak({ quick: values.quick }));
+  if (values.only === 'soak' || values['soak-files'] !== undefined) {
+    const files = soakFiles(values['soak-files'], values.quick);
+    if (typeof files !== 'number' || values.only !== 'soak') {
+      console.error(
+        `driftline bench: ${typeof files === 'number' ? '--soak-files needs --only soak' : files.error}`,
+      );
+      return 2;
+    }
+    process.exit(await benchSoak({ files }));
+  }
   if (values['sweep-config'] && values['sweep-out'])
     process.exit(await runSweepStack(values['sweep-config'], values['sweep-out']));
   if (values.profile) process.exit(await benchProfile(values.quick ? 30_000 : 150_000));

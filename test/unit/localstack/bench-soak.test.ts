@@ -1,11 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { benchCommand } from '../../../localstack/commands/bench.ts';
 import {
   FLAT_PEAK_RATIO,
   FLAT_SLOPE_MIB_PER_M_ROWS,
   fitProcess,
+  SOAK_DEFAULT_FILES,
   type SoakSample,
   seriesTable,
   slope,
+  soakFiles,
   verdictLine,
 } from '../../../localstack/commands/bench-soak-report.ts';
 
@@ -91,5 +94,46 @@ describe('bench soak: the series table', () => {
     expect(header?.split(/\s+/)).toEqual(['M', 'rows', '0.0', '1.0', '2.0']);
     expect(runtime?.split(/\s+/)).toEqual(['runtime', '100', '101', '102']);
     expect(sandbox?.split(/\s+/)).toEqual(['sandbox', 'replay', '-', '60', '60']);
+  });
+});
+
+describe('bench soak: --soak-files, the length of the run', () => {
+  it('is 10 million-row files without the option, 1 with --quick', () => {
+    expect(soakFiles(undefined, false)).toBe(SOAK_DEFAULT_FILES);
+    expect(SOAK_DEFAULT_FILES).toBe(10);
+    expect(soakFiles(undefined, true)).toBe(1);
+  });
+
+  it('is the number given, whole and from 1, whatever --quick says', () => {
+    expect(soakFiles('50', false)).toBe(50);
+    expect(soakFiles('1', true)).toBe(1);
+  });
+
+  it.each(['0', '-3', '2.5', '1e2', '0x10', '', 'ten', '30M'])(
+    'refuses "%s" with a message naming the option',
+    (text) => {
+      expect(soakFiles(text, false)).toEqual({
+        error: `--soak-files takes a whole number of million-row files from 1, not "${text}"`,
+      });
+    },
+  );
+});
+
+describe('bench soak: the command refuses a bad --soak-files before it starts anything', () => {
+  it.each([
+    [
+      ['--only', 'soak', '--soak-files', 'ten'],
+      '--soak-files takes a whole number of million-row files from 1, not "ten"',
+    ],
+    [['--soak-files', '30'], '--soak-files needs --only soak'],
+    [['--only', 'e2e', '--soak-files', '30'], '--soak-files needs --only soak'],
+  ])('%j: exit code 2 and a message', async (args, message) => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(await benchCommand(args)).toBe(2);
+      expect(errors).toHaveBeenCalledWith(`driftline bench: ${message}`);
+    } finally {
+      errors.mockRestore();
+    }
   });
 });
