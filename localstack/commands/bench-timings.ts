@@ -3,6 +3,7 @@
  * the call into the function's sandbox process (what Lambda bills, plus the IPC: an upper bound), and for the Kafka-triggered aggregate the records and partition slices of
  * each event. "Batch processing time" in the sweep is one aggregate invocation's duration.
  */
+import type { MskDelivery } from '../msk-trigger.ts';
 import type { InvocationRecord } from '../runtime.ts';
 import { SerializedEvent } from '../serialized-event.ts';
 
@@ -63,3 +64,36 @@ export class HandlerTimings {
 }
 
 export type TimingsSnapshot = ReturnType<HandlerTimings['snapshot']>;
+
+/** The trigger's steps per batch, for the latency bench's breakdown. */
+export interface DeliveredSlice {
+  readonly fetchedAtMs: number;
+  readonly takenAtMs: number;
+  readonly returnedAtMs: number;
+  readonly committedAtMs: number;
+}
+
+/**
+ * Every slice the aggregate trigger delivered, under its batch id (`topic-partition-first-last`, as
+ * aggregate names the batch in its summary), for RuntimeOptions.onMskDelivered.
+ */
+export class DeliveryLog {
+  private readonly slices = new Map<string, DeliveredSlice>();
+
+  readonly observe = (functionId: string, delivery: MskDelivery): void => {
+    if (functionId !== 'aggregate') return;
+    const { takenAtMs, returnedAtMs, committedAtMs } = delivery;
+    for (const slice of delivery.slices) {
+      const id = `${delivery.topic}-${slice.partition}-${slice.firstOffset}-${slice.lastOffset}`;
+      this.slices.set(id, { fetchedAtMs: slice.fetchedAtMs, takenAtMs, returnedAtMs, committedAtMs });
+    }
+  };
+
+  get(batchId: string): DeliveredSlice | undefined {
+    return this.slices.get(batchId);
+  }
+
+  clear(): void {
+    this.slices.clear();
+  }
+}
