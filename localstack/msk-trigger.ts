@@ -50,7 +50,8 @@ export interface MskTriggerOptions {
   readonly bootstrapServers: string;
   /**
    * Runs the handler with the event (an `MskTriggerEvent` as JSON text: the sandbox parses it, as
-   * Lambda's runtime does); a rejection means "retry this whole batch". The result is ignored.
+   * Lambda's runtime does); a rejection means "retry this whole batch". The result only goes to
+   * `onDelivered`.
    */
   readonly invoke: (event: SerializedEvent) => Promise<unknown>;
   /**
@@ -86,6 +87,8 @@ export interface MskDelivery {
   readonly returnedAtMs: number;
   /** The commit settled (the partitions are free again). */
   readonly committedAtMs: number;
+  /** What the successful invocation returned (aggregate: its outcome per batch). */
+  readonly result: unknown;
 }
 
 export interface MskTriggerStats {
@@ -355,10 +358,13 @@ class MskTriggerRun {
     const event = mskEventJson(batch, this.options);
     const where = offsetRanges(batch);
     const { counters } = this;
+    let result: unknown;
     const outcome = await retryUntilSuccess({
       // The same text every attempt: each is parsed afresh in the sandbox, so a handler that edits
       // its event cannot change what a retry sees (no copy needed).
-      attempt: () => this.options.invoke(event),
+      attempt: async () => {
+        result = await this.options.invoke(event);
+      },
       initialDelayMs: this.settings.retryInitialDelayMs,
       maxDelayMs: this.settings.retryMaxDelayMs,
       sleep: (ms, signal) => sleep(ms, undefined, { signal }),
@@ -388,6 +394,7 @@ class MskTriggerRun {
       takenAtMs,
       returnedAtMs,
       committedAtMs: Date.now(),
+      result,
     });
   }
 

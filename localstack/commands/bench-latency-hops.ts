@@ -27,6 +27,11 @@ export interface TriggerBatchSeen {
   readonly takenAtMs: number;
   readonly returnedAtMs: number;
   readonly committedAtMs: number;
+  /**
+   * Aggregate's phases as its result gave them: those of the summary, and those after it was built
+   * (summaryWrite, stateWrite, publish), which the summary cannot hold.
+   */
+  readonly durationMs: Readonly<Record<string, number>>;
 }
 
 /** Aggregate's phases (aggregate.ts), in the order they run; `rollupRead` is folded into stateRead. */
@@ -50,9 +55,10 @@ export const HOPS = [
   'aggregate: rollup writes (concurrent)',
   'aggregate: summary put',
   'aggregate: state write (the commit point)',
-  'state written → data_clean publish',
+  'state written → data_clean record timestamped (publish)',
   'total: produce → data_clean (oldest row)',
   'after: data_clean → the bench consumer',
+  'after: data_clean publish, whole round trip',
   'after: this slice published → the invocation returned and committed',
 ] as const;
 
@@ -64,7 +70,8 @@ function phase(durations: Readonly<Record<string, number>>, ...names: string[]):
 
 /** The hops of one batch, in ms. */
 export function hopsOf(clean: CleanBatchSeen, trigger: TriggerBatchSeen): Record<Hop, number> {
-  const d = clean.durationMs;
+  // The result's phases include the summary's; the summary's alone when the result had none.
+  const d = { ...clean.durationMs, ...trigger.durationMs };
   const handlerEnd = clean.receivedAtMs + phase(d, ...AGGREGATE_PHASES);
   return {
     'produce → fetched by the trigger (send, broker append, fetch)':
@@ -78,9 +85,10 @@ export function hopsOf(clean: CleanBatchSeen, trigger: TriggerBatchSeen): Record
     'aggregate: rollup writes (concurrent)': phase(d, 'rollupWrite'),
     'aggregate: summary put': phase(d, 'summaryWrite'),
     'aggregate: state write (the commit point)': phase(d, 'stateWrite'),
-    'state written → data_clean publish': clean.appendedAtMs - handlerEnd,
+    'state written → data_clean record timestamped (publish)': clean.appendedAtMs - handlerEnd,
     'total: produce → data_clean (oldest row)': clean.appendedAtMs - clean.firstRecordTimestampMs,
     'after: data_clean → the bench consumer': clean.seenAtMs - clean.appendedAtMs,
+    'after: data_clean publish, whole round trip': phase(d, 'publish'),
     'after: this slice published → the invocation returned and committed':
       trigger.committedAtMs - clean.appendedAtMs,
   };

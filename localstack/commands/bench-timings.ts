@@ -3,6 +3,7 @@
  * the call into the function's sandbox process (what Lambda bills, plus the IPC: an upper bound), and for the Kafka-triggered aggregate the records and partition slices of
  * each event. "Batch processing time" in the sweep is one aggregate invocation's duration.
  */
+import { z } from 'zod';
 import type { MskDelivery } from '../msk-trigger.ts';
 import type { InvocationRecord } from '../runtime.ts';
 import { SerializedEvent } from '../serialized-event.ts';
@@ -71,6 +72,22 @@ export interface DeliveredSlice {
   readonly takenAtMs: number;
   readonly returnedAtMs: number;
   readonly committedAtMs: number;
+  /** Aggregate's phases for this batch, as its outcome gave them (summary put, state write, publish). */
+  readonly durationMs: Readonly<Record<string, number>>;
+}
+
+/** What the bench reads of aggregate's result (shared/pipeline/aggregate.ts `BatchOutcome[]`). */
+const outcomesSchema = z.array(
+  z.object({ batchId: z.string(), durationMs: z.record(z.string(), z.number()).optional() }),
+);
+
+function phasesByBatch(result: unknown): Map<string, Readonly<Record<string, number>>> {
+  const parsed = outcomesSchema.safeParse(result);
+  const phases = new Map<string, Readonly<Record<string, number>>>();
+  for (const outcome of parsed.success ? parsed.data : []) {
+    if (outcome.durationMs) phases.set(outcome.batchId, outcome.durationMs);
+  }
+  return phases;
 }
 
 /**
@@ -83,9 +100,17 @@ export class DeliveryLog {
   readonly observe = (functionId: string, delivery: MskDelivery): void => {
     if (functionId !== 'aggregate') return;
     const { takenAtMs, returnedAtMs, committedAtMs } = delivery;
+    const phases = phasesByBatch(delivery.result);
     for (const slice of delivery.slices) {
       const id = `${delivery.topic}-${slice.partition}-${slice.firstOffset}-${slice.lastOffset}`;
-      this.slices.set(id, { fetchedAtMs: slice.fetchedAtMs, takenAtMs, returnedAtMs, committedAtMs });
+      const durationMs = phases.get(id) ?? {};
+      this.slices.set(id, {
+        fetchedAtMs: slice.fetchedAtMs,
+        takenAtMs,
+        returnedAtMs,
+        committedAtMs,
+        durationMs,
+      });
     }
   };
 

@@ -12,15 +12,8 @@ const clean: CleanBatchSeen = {
   batchId: 'data_raw-3-10-19',
   firstRecordTimestampMs: 1_000,
   receivedAtMs: 1_140,
-  durationMs: {
-    stateRead: 12,
-    rollupRead: 0,
-    apply: 2,
-    deadLetters: 1,
-    rollupWrite: 15,
-    summaryWrite: 10,
-    stateWrite: 11,
-  },
+  // As aggregate builds the summary: the phases before its own put.
+  durationMs: { stateRead: 12, rollupRead: 0, apply: 2, deadLetters: 1, rollupWrite: 15 },
   appendedAtMs: 1_195,
   seenAtMs: 1_230,
 };
@@ -29,6 +22,17 @@ const trigger: TriggerBatchSeen = {
   takenAtMs: 1_120,
   returnedAtMs: 1_200,
   committedAtMs: 1_210,
+  // Aggregate's result: every phase, those after the summary was built included.
+  durationMs: {
+    stateRead: 12,
+    rollupRead: 0,
+    apply: 2,
+    deadLetters: 1,
+    rollupWrite: 15,
+    summaryWrite: 10,
+    stateWrite: 11,
+    publish: 9,
+  },
 };
 
 describe('hopsOf: a batch latency cut into consecutive hops', () => {
@@ -40,8 +44,10 @@ describe('hopsOf: a batch latency cut into consecutive hops', () => {
     expect(hops['taken → aggregate started (event JSON, IPC, parse in the sandbox)']).toBe(20);
     expect(hops['aggregate: state + rollup read (one round trip)']).toBe(12);
     expect(hops['aggregate: fold (apply, dead letters)']).toBe(3);
+    expect(hops['aggregate: summary put']).toBe(10);
     expect(hops['aggregate: state write (the commit point)']).toBe(11);
-    expect(hops['state written → data_clean publish']).toBe(4);
+    expect(hops['state written → data_clean record timestamped (publish)']).toBe(4);
+    expect(hops['after: data_clean publish, whole round trip']).toBe(9);
     expect(hops['total: produce → data_clean (oldest row)']).toBe(195);
     expect(hops['after: data_clean → the bench consumer']).toBe(35);
     expect(hops['after: this slice published → the invocation returned and committed']).toBe(15);
@@ -64,7 +70,15 @@ describe('hopPercentiles and hopTable', () => {
     expect(figures).toHaveLength(HOPS.length);
     const table = hopTable(figures, batches.length);
     expect(table).toHaveLength(HOPS.length + 2);
-    expect(table.at(-3)).toMatch(/total: produce → data_clean \(oldest row\)\s+215\s+225$/);
+    expect(table.at(-4)).toMatch(/total: produce → data_clean \(oldest row\)\s+215\s+225$/);
+  });
+
+  it('takes the phases from the summary alone when the result had none', () => {
+    const hops = hopsOf(clean, { ...trigger, durationMs: {} });
+
+    expect(hops['aggregate: rollup writes (concurrent)']).toBe(15);
+    expect(hops['aggregate: summary put']).toBe(0);
+    expect(hops['state written → data_clean record timestamped (publish)']).toBe(25);
   });
 
   it('shows a hop without batches as a dash, not as NaN', () => {
