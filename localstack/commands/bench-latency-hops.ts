@@ -42,11 +42,10 @@ const AGGREGATE_PHASES = [
   'deadLetters',
   'rollupWrite',
   'summaryWrite',
-  'rollupAndSummaryWrite',
   'stateWrite',
 ];
 
-/** The hops that add up to the latency, then three after it (not part of the goal's figure). */
+/** The hops that add up to the latency, then two after it (not part of the goal's figure). */
 export const HOPS = [
   'produce → fetched by the trigger (send, broker append, fetch)',
   'fetched → taken (window, partition in flight, invocations in flight)',
@@ -55,7 +54,6 @@ export const HOPS = [
   'aggregate: fold (apply, dead letters)',
   'aggregate: rollup writes (concurrent)',
   'aggregate: summary put',
-  'aggregate: rollup writes ‖ summary put (one round trip)',
   'aggregate: state write (the commit point)',
   'state written → data_clean record timestamped (publish)',
   'total: produce → data_clean (oldest row)',
@@ -86,7 +84,6 @@ export function hopsOf(clean: CleanBatchSeen, trigger: TriggerBatchSeen): Record
     'aggregate: fold (apply, dead letters)': phase(d, 'apply', 'deadLetters'),
     'aggregate: rollup writes (concurrent)': phase(d, 'rollupWrite'),
     'aggregate: summary put': phase(d, 'summaryWrite'),
-    'aggregate: rollup writes ‖ summary put (one round trip)': phase(d, 'rollupAndSummaryWrite'),
     'aggregate: state write (the commit point)': phase(d, 'stateWrite'),
     'state written → data_clean record timestamped (publish)': clean.appendedAtMs - handlerEnd,
     'total: produce → data_clean (oldest row)': clean.appendedAtMs - clean.firstRecordTimestampMs,

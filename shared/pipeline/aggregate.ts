@@ -8,9 +8,9 @@
  * numbers it holds (see core/record-headers.ts; gap-aware, aggregate/sequence-guard.ts: over
  * Kinesis a re-sent record may arrive after later ones), and is written with a version condition. A
  * retried or duplicated batch finds its records already applied and changes nothing; its stored
- * summary is published again under the same batch id. Writes go rollups and batch summary (one
- * round trip) → state, so a crash in between leaves the state unchanged and the retry completes the
- * rest (each rollup has its own sequence guard, the summary is put only if absent).
+ * summary is published again under the same batch id. Writes go rollups → batch summary → state, so
+ * a crash in between leaves the state unchanged and the retry completes the rest (each rollup has
+ * its own sequence guard).
  */
 import type { AnyAnalysis } from '../core/analysis.ts';
 import { type AccumulatorPayload, accumulatorJson, readAccumulator } from './aggregate/accumulator.ts';
@@ -155,9 +155,8 @@ async function processGroup(batch: GroupBatch, deps: AggregateDependencies): Pro
 
 /**
  * Writes a folded batch in the order that makes a crash anywhere harmless (its dead letters went
- * out during the fold, under keys that a retry repeats): the rollups (each with its own guard) and
- * the summary (put-if-absent) together, then the state (versioned: the commit point), then the
- * summary to data_clean.
+ * out during the fold, under keys that a retry repeats): rollups (each with its own guard), the
+ * summary (put-if-absent), the state (versioned: the commit point), then the summary to data_clean.
  */
 async function commitBatch(folded: FoldedBatch, deps: AggregateDependencies): Promise<BatchOutcome> {
   const { batch, fresh, guard, timer, current } = folded;
@@ -165,6 +164,13 @@ async function commitBatch(folded: FoldedBatch, deps: AggregateDependencies): Pr
   const { analysis, run } = batch.group;
   const { contributions, rejectedRows, inputRows } = folded.folded;
   const expiresAt = Math.floor(receivedAt / 1000) + deps.batchTtlSeconds;
+  // Each bucket's rollup is its own item with its own sequence guard: written concurrently. All of
+  // them land before the summary and the state (the commit point), so the crash-safe order holds.
+  await Promise.all(
+    contributions.map((contribution) => addToRollup(deps.store, analysis, contribution, expiresAt)),
+  );
+  timer.lap('rollupWrite');
+
   const summaryKey = batchKey(analysis.id, receivedAt, batchId);
   const summary = batchSummary({
     analysis,
@@ -181,14 +187,8 @@ async function commitBatch(folded: FoldedBatch, deps: AggregateDependencies): Pr
     receivedAtMs: receivedAt,
     nowMs: deps.now(),
   });
-  // The rollups (each its own item with its own sequence guard) and the summary (put-if-absent) are
-  // independent of each other: written in one round trip. Both land before the state write (the
-  // commit point), so a crash before it leaves the state unchanged and the retry completes them.
-  await Promise.all([
-    ...contributions.map((contribution) => addToRollup(deps.store, analysis, contribution, expiresAt)),
-    deps.store.put({ ...summaryKey, version: 1, payload: summary, expiresAt }, { kind: 'absent' }),
-  ]);
-  timer.lap('rollupAndSummaryWrite');
+  await deps.store.put({ ...summaryKey, version: 1, payload: summary, expiresAt }, { kind: 'absent' });
+  timer.lap('summaryWrite');
 
   const next = accumulatorJson({
     guard: guard.toFields(),
