@@ -50,7 +50,8 @@ export interface MskTriggerOptions {
   readonly bootstrapServers: string;
   /**
    * Runs the handler with the event (an `MskTriggerEvent` as JSON text: the sandbox parses it, as
-   * Lambda's runtime does); a rejection means "retry this whole batch". The result is ignored.
+   * Lambda's runtime does); a rejection means "retry this whole batch". The result only goes to
+   * `onDelivered`.
    */
   readonly invoke: (event: SerializedEvent) => Promise<unknown>;
   /**
@@ -66,6 +67,28 @@ export interface MskTriggerOptions {
   /** How long `startMskTrigger` waits for the consumer to join its group and fetch once. */
   readonly readyTimeoutMs?: number;
   readonly log?: (line: string) => void;
+  /** Told of every batch that succeeded, after its commit: when it went through each step. */
+  readonly onDelivered?: (delivery: MskDelivery) => void;
+}
+
+/** A delivered batch's steps, in ms since the epoch (the bench's per-hop latency breakdown). */
+export interface MskDelivery {
+  readonly topic: string;
+  readonly slices: readonly {
+    readonly partition: number;
+    readonly firstOffset: number;
+    readonly lastOffset: number;
+    /** When the slice's first record was taken in from a fetch. */
+    readonly fetchedAtMs: number;
+  }[];
+  /** Taken from the buffers to be invoked (before the event's JSON is built). */
+  readonly takenAtMs: number;
+  /** The successful invocation returned (after any failed attempts and their backoff). */
+  readonly returnedAtMs: number;
+  /** The commit settled (the partitions are free again). */
+  readonly committedAtMs: number;
+  /** What the successful invocation returned (aggregate: its outcome per batch). */
+  readonly result: unknown;
 }
 
 export interface MskTriggerStats {
@@ -120,6 +143,15 @@ function offsetRanges(batch: MskBatch): string {
       return `${partition}@${first}-${last}`;
     })
     .join(', ');
+}
+
+function sliceTimes(batch: MskBatch): MskDelivery['slices'] {
+  return batch.partitions.map(({ partition, records, firstArrivedAt }) => ({
+    partition,
+    firstOffset: records[0]?.offset ?? -1,
+    lastOffset: records[records.length - 1]?.offset ?? -1,
+    fetchedAtMs: firstArrivedAt,
+  }));
 }
 
 function validated(options: MskTriggerOptions): TriggerSettings {
@@ -322,13 +354,17 @@ class MskTriggerRun {
   }
 
   private async deliver(batch: MskBatch): Promise<void> {
+    const takenAtMs = Date.now();
     const event = mskEventJson(batch, this.options);
     const where = offsetRanges(batch);
     const { counters } = this;
+    let result: unknown;
     const outcome = await retryUntilSuccess({
       // The same text every attempt: each is parsed afresh in the sandbox, so a handler that edits
       // its event cannot change what a retry sees (no copy needed).
-      attempt: () => this.options.invoke(event),
+      attempt: async () => {
+        result = await this.options.invoke(event);
+      },
       initialDelayMs: this.settings.retryInitialDelayMs,
       maxDelayMs: this.settings.retryMaxDelayMs,
       sleep: (ms, signal) => sleep(ms, undefined, { signal }),
@@ -348,9 +384,18 @@ class MskTriggerRun {
     }
     counters.successfulInvocations++;
     counters.recordsDelivered += batch.recordCount;
+    const returnedAtMs = Date.now();
     // The partitions stay in flight until the commit is done, so commits never overtake each other.
     const committed = await this.commit(batch);
     this.buffer.succeeded(batch, committed);
+    this.options.onDelivered?.({
+      topic: this.topic,
+      slices: sliceTimes(batch),
+      takenAtMs,
+      returnedAtMs,
+      committedAtMs: Date.now(),
+      result,
+    });
   }
 
   private invocationFailed(

@@ -39,7 +39,7 @@ import {
   type LambdaInvoker,
   type LoadedFunction,
 } from './lambda-context.ts';
-import { type RunningMskTrigger, startMskTrigger } from './msk-trigger.ts';
+import { type MskDelivery, type RunningMskTrigger, startMskTrigger } from './msk-trigger.ts';
 import { type ReplayWatch, replayTarget, watchAbandonedReplays } from './replay-continuation.ts';
 import { startS3Triggers } from './s3-trigger.ts';
 import { loadServiceDefinition } from './service-definition.ts';
@@ -67,6 +67,8 @@ export interface RuntimeOptions {
   readonly sandboxExecArgv?: readonly string[];
   /** Told of every finished invocation, timed around it here (the bench's handler times). */
   readonly onInvoked?: (record: InvocationRecord) => void;
+  /** Told of every batch a Kafka trigger delivered, with its steps' times (the latency bench). */
+  readonly onMskDelivered?: (functionId: string, delivery: MskDelivery) => void;
   /** The Kafka triggers' overrides (`TriggerOverrides`). */
   readonly kafkaTriggers?: TriggerOverrides;
   /** The Kinesis triggers' overrides, the same as the Kafka ones (kinesis stages). */
@@ -274,7 +276,7 @@ function kafkaTriggers(deps: {
   readonly stack: StackInfo;
   readonly functions: ReadonlyMap<string, LoadedFunction>;
   readonly invoke: LambdaInvoker['invoke'];
-  readonly options: Pick<RuntimeOptions, 'kafkaTriggers' | 'log'>;
+  readonly options: Pick<RuntimeOptions, 'kafkaTriggers' | 'log' | 'onMskDelivered'>;
 }): KafkaTriggers {
   const { kafka, stack, invoke, options } = deps;
   const triggers: RunningMskTrigger[] = [];
@@ -298,6 +300,7 @@ function kafkaTriggers(deps: {
             // batches of one partition (the trigger guarantees that).
             maxConcurrentInvocations: 3,
             log: (line) => options.log(`${definition.id} trigger: ${line}`),
+            onDelivered: (delivery) => options.onMskDelivered?.(definition.id, delivery),
           }),
         );
       }

@@ -26,6 +26,8 @@ export interface TakenBatch<R extends LogRecord = LogRecord> {
   readonly partitions: readonly {
     readonly partition: number;
     readonly records: readonly R[];
+    /** When the first of `records` was taken in from the fetch (the `now` given to `accept`). */
+    readonly firstArrivedAt: number;
   }[];
   readonly recordCount: number;
 }
@@ -160,7 +162,7 @@ export class TriggerBuffer<R extends LogRecord> {
     candidates.sort(
       (a, b) => (a.buffer[0]?.arrivedAt ?? 0) - (b.buffer[0]?.arrivedAt ?? 0) || a.partition - b.partition,
     );
-    const partitions: { partition: number; records: R[] }[] = [];
+    const partitions: { partition: number; records: R[]; firstArrivedAt: number }[] = [];
     let count = 0;
     let bytes = 0;
     let cutBySize = false;
@@ -179,10 +181,12 @@ export class TriggerBuffer<R extends LogRecord> {
         count++;
         taken++;
       }
-      if (taken > 0) {
+      const first = lane.buffer[0];
+      if (taken > 0 && first) {
         partitions.push({
           partition: lane.partition,
           records: lane.buffer.slice(0, taken).map((buffered) => buffered.record),
+          firstArrivedAt: first.arrivedAt,
         });
         lane.buffer = lane.buffer.slice(taken);
         lane.bufferedBytes -= takenBytes;

@@ -17,7 +17,7 @@ import { type RunningRuntime, startPipelineRuntime } from '../runtime.ts';
 import { loadServiceDefinition } from '../service-definition.ts';
 import { LOCAL_REGION, type StackInfo } from '../stack.ts';
 import { type StackHandle, startStack } from '../stack-control.ts';
-import { HandlerTimings } from './bench-timings.ts';
+import { DeliveryLog, HandlerTimings } from './bench-timings.ts';
 
 /** A stack of the bench's own: a data folder in `workDir`, every port a free one (it may run beside a stack). */
 export function isolatedStackEnvironment(workDir: string): Record<string, string> {
@@ -51,6 +51,8 @@ export class BenchStack {
     readonly s3: S3Client,
     /** Every handler invocation, timed (reset between measurements). */
     readonly timings: HandlerTimings,
+    /** Every batch the aggregate trigger delivered, with its steps' times (the latency bench). */
+    readonly deliveries: DeliveryLog,
   ) {}
 
   static async start(options: BenchStackOptions = {}): Promise<BenchStack> {
@@ -63,11 +65,13 @@ export class BenchStack {
     };
     const stack = await startStack({ attached: true, env });
     const timings = new HandlerTimings();
+    const deliveries = new DeliveryLog();
     const runtime = await startPipelineRuntime({
       stack: stack.info,
       cacheDir: join(workDir, 'cache'),
       apiPort: 0,
       onInvoked: timings.observe,
+      onMskDelivered: deliveries.observe,
       ...(options.sandboxExecArgv ? { sandboxExecArgv: options.sandboxExecArgv } : {}),
       ...(options.partitions === undefined
         ? {}
@@ -76,7 +80,7 @@ export class BenchStack {
       log: (line) => console.error(`  runtime: ${line}`),
     });
     const s3 = createS3Client({ region: LOCAL_REGION, s3Endpoint: stack.info.endpoints.s3 });
-    return new BenchStack(workDir, stack, runtime, s3, timings);
+    return new BenchStack(workDir, stack, runtime, s3, timings, deliveries);
   }
 
   get info(): StackInfo {

@@ -3,6 +3,8 @@
  * the call into the function's sandbox process (what Lambda bills, plus the IPC: an upper bound), and for the Kafka-triggered aggregate the records and partition slices of
  * each event. "Batch processing time" in the sweep is one aggregate invocation's duration.
  */
+import { z } from 'zod';
+import type { MskDelivery } from '../msk-trigger.ts';
 import type { InvocationRecord } from '../runtime.ts';
 import { SerializedEvent } from '../serialized-event.ts';
 
@@ -63,3 +65,60 @@ export class HandlerTimings {
 }
 
 export type TimingsSnapshot = ReturnType<HandlerTimings['snapshot']>;
+
+/** The trigger's steps per batch, for the latency bench's breakdown. */
+export interface DeliveredSlice {
+  readonly fetchedAtMs: number;
+  readonly takenAtMs: number;
+  readonly returnedAtMs: number;
+  readonly committedAtMs: number;
+  /** Aggregate's phases for this batch, as its outcome gave them (summary put, state write, publish). */
+  readonly durationMs: Readonly<Record<string, number>>;
+}
+
+/** What the bench reads of aggregate's result (shared/pipeline/aggregate.ts `BatchOutcome[]`). */
+const outcomesSchema = z.array(
+  z.object({ batchId: z.string(), durationMs: z.record(z.string(), z.number()).optional() }),
+);
+
+function phasesByBatch(result: unknown): Map<string, Readonly<Record<string, number>>> {
+  const parsed = outcomesSchema.safeParse(result);
+  const phases = new Map<string, Readonly<Record<string, number>>>();
+  for (const outcome of parsed.success ? parsed.data : []) {
+    if (outcome.durationMs) phases.set(outcome.batchId, outcome.durationMs);
+  }
+  return phases;
+}
+
+/**
+ * Every slice the aggregate trigger delivered, under its batch id (`topic-partition-first-last`, as
+ * aggregate names the batch in its summary), for RuntimeOptions.onMskDelivered.
+ */
+export class DeliveryLog {
+  private readonly slices = new Map<string, DeliveredSlice>();
+
+  readonly observe = (functionId: string, delivery: MskDelivery): void => {
+    if (functionId !== 'aggregate') return;
+    const { takenAtMs, returnedAtMs, committedAtMs } = delivery;
+    const phases = phasesByBatch(delivery.result);
+    for (const slice of delivery.slices) {
+      const id = `${delivery.topic}-${slice.partition}-${slice.firstOffset}-${slice.lastOffset}`;
+      const durationMs = phases.get(id) ?? {};
+      this.slices.set(id, {
+        fetchedAtMs: slice.fetchedAtMs,
+        takenAtMs,
+        returnedAtMs,
+        committedAtMs,
+        durationMs,
+      });
+    }
+  };
+
+  get(batchId: string): DeliveredSlice | undefined {
+    return this.slices.get(batchId);
+  }
+
+  clear(): void {
+    this.slices.clear();
+  }
+}

@@ -53,6 +53,11 @@ export interface BatchOutcome {
   readonly duplicate: boolean;
   /** Gaps of the sequence guard this batch gave up (more than MAX_GAPS open): rows may be lost. */
   readonly droppedGaps?: number;
+  /**
+   * Ms per phase, the summary's `durationMs` and the phases after the summary was built (its put,
+   * the state write, the publish): where an applied batch's time went (the latency bench).
+   */
+  readonly durationMs?: Readonly<Record<string, number>>;
 }
 
 /** One (analysis, run) group of a slice, as one batch. */
@@ -199,6 +204,7 @@ async function commitBatch(folded: FoldedBatch, deps: AggregateDependencies): Pr
   timer.lap('stateWrite');
 
   await deps.publisher.publish(deps.topics.clean, [{ key: batchId, value: JSON.stringify(summary) }]);
+  timer.lap('publish');
   const dropped = guard.droppedNow;
   return {
     batchId,
@@ -208,6 +214,7 @@ async function commitBatch(folded: FoldedBatch, deps: AggregateDependencies): Pr
     rejectedRows,
     duplicate: false,
     ...(dropped > 0 ? { droppedGaps: dropped } : {}),
+    durationMs: timer.durations(),
   };
 }
 

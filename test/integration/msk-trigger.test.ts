@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
+  type MskDelivery,
   type MskTriggerEvent,
   type MskTriggerOptions,
   type MskTriggerRecord,
@@ -348,6 +349,46 @@ describe('the local MSK trigger', () => {
     // Not before the window; well before "never" (bounds loose for a busy shared machine).
     expect(elapsed).toBeGreaterThanOrEqual(400);
     expect(elapsed).toBeLessThan(5_000);
+  });
+
+  it('tells onDelivered each batch’s slices, and when it was fetched, taken, returned and committed', async () => {
+    const topic = await createTopic(2);
+    const invokedAt: number[] = [];
+    const deliveries: MskDelivery[] = [];
+    await startTrigger({
+      topic,
+      batchingWindowMs: 0,
+      invoke: async () => {
+        invokedAt.push(Date.now());
+      },
+      onDelivered: (delivery) => deliveries.push(delivery),
+    });
+    await produce(topic, numberedMessages(0, 6, 2));
+    const slices = await pollUntil(
+      async () => {
+        const all = deliveries.flatMap((delivery) => delivery.slices);
+        const records = all.reduce((sum, slice) => sum + slice.lastOffset - slice.firstOffset + 1, 0);
+        return records === 6 ? all : undefined;
+      },
+      { timeoutMs: 10_000, what: 'deliveries covering the 6 records' },
+    );
+    expect(slices.map(({ partition }) => partition).sort()).toEqual([0, 1]);
+    expect(slices.map(({ firstOffset, lastOffset }) => [firstOffset, lastOffset])).toEqual([
+      [0, 2],
+      [0, 2],
+    ]);
+    const [first] = deliveries;
+    expect(first?.topic).toBe(topic);
+    // In order: fetched ≤ taken ≤ invoked ≤ returned ≤ committed.
+    const steps = [
+      first?.slices[0]?.fetchedAtMs,
+      first?.takenAtMs,
+      invokedAt[0],
+      first?.returnedAtMs,
+      first?.committedAtMs,
+    ];
+    expect(steps.every((step) => typeof step === 'number')).toBe(true);
+    expect(steps).toEqual([...steps].sort((a = 0, b = 0) => a - b));
   });
 
   it('does not wait for the window once batchSize records are there', async () => {

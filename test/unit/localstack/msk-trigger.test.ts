@@ -153,8 +153,8 @@ describe('mskRecordText and mskEventJson: the same record and event, as the JSON
   it('wraps a batch into an MSK event, each partition under topic-partition, and says its shape', () => {
     const batch = {
       partitions: [
-        { partition: 0, records: [record(0, 0), record(0, 1)] },
-        { partition: 2, records: [record(2, 5)] },
+        { partition: 0, records: [record(0, 0), record(0, 1)], firstArrivedAt: 0 },
+        { partition: 2, records: [record(2, 5)], firstArrivedAt: 0 },
       ],
       recordCount: 3,
     };
@@ -203,6 +203,21 @@ describe('TriggerBuffer: when an event is due and what it holds', () => {
     const buffer = new MskRecordBuffer({ ...limits, batchingWindowMs: 0 });
     buffer.accept(0, records(0, 0, 1), 1_000);
     expect(offsetsOf(buffer.next(1_000))).toEqual({ 0: [0] });
+  });
+
+  it('says, per partition taken, when its first record arrived from the fetch (the latency breakdown)', () => {
+    const buffer = new MskRecordBuffer({ ...limits, batchingWindowMs: 0 });
+    buffer.accept(0, records(0, 0, 2), 1_000);
+    buffer.accept(0, records(0, 2, 2), 1_040);
+    buffer.accept(1, records(1, 0, 1), 1_020);
+    const first = batchOf(buffer.next(1_040));
+    expect(first.partitions.map(({ partition, firstArrivedAt }) => [partition, firstArrivedAt])).toEqual([
+      [0, 1_000],
+      [1, 1_020],
+    ]);
+    buffer.succeeded(first, true);
+    buffer.accept(0, records(0, 4, 1), 1_090);
+    expect(batchOf(buffer.next(1_090)).partitions[0]?.firstArrivedAt).toBe(1_090);
   });
 
   it('holds at most batchSize records per partition and says where fetching must continue', () => {

@@ -8,6 +8,7 @@ import {
   aggregateSlices,
   type BatchSlice,
 } from '../../../shared/pipeline/aggregate.ts';
+import type { ItemStore, Publisher } from '../../../shared/pipeline/ports.ts';
 import { bucketSeries, cumulativeSummary, pipelineHealth } from '../../../shared/pipeline/query.ts';
 import { replayObject } from '../../../shared/pipeline/replay.ts';
 import {
@@ -600,6 +601,7 @@ describe('aggregateSlices: rejected rows', () => {
         inputRows: 4,
         rejectedRows: 0,
         duplicate: false,
+        durationMs: expect.objectContaining({ stateWrite: 0, publish: 0 }),
       },
     ]);
     expect(again[0]?.duplicate).toBe(true);
@@ -814,6 +816,44 @@ describe('aggregateSlices: rollups and runs', () => {
     expect(bucketsA.reduce((sum, bucket) => sum + numberAt(bucket, 'rows'), 0)).toBe(linesA.length);
     const none = await cumulativeSummary(p.store, dtAnalysis, 'dt/unknown.csv@x');
     expect(none).toMatchObject({ runs: [], rows: 0, partitions: 0 });
+  });
+
+  it("an applied batch's outcome gives its phases, the summary put, the state write and the publish too", async () => {
+    // Arrange: each put and the data_clean publish take a time of their own on the fake clock.
+    const lines = csvLines(100, 73);
+    const p = pipeline();
+    await p.replay('dt/phases.csv', lines, { 'rows-per-record': '100' });
+    const [slice] = toBatchSlices(p.raw, RAW, { maxRecords: 10 });
+    const costMs = (pk: string) => (pk.startsWith('batch#') ? 7 : pk.startsWith('state#') ? 11 : 3);
+    const store: ItemStore = {
+      get: (key) => p.store.get(key),
+      query: (pk, range) => p.store.query(pk, range),
+      put: async (item, condition) => {
+        p.clock.advance(costMs(item.pk));
+        return p.store.put(item, condition);
+      },
+    };
+    const publisher: Publisher = {
+      publish: async (topic, messages) => {
+        if (topic === CLEAN) p.clock.advance(5);
+        await p.out.publish(topic, messages);
+      },
+    };
+
+    // Act
+    const outcomes = await aggregateSlices(slice ? [slice] : [], { ...p.deps, store, publisher });
+
+    // Assert
+    expect(outcomes[0]?.durationMs).toMatchObject({
+      rollupWrite: 3,
+      summaryWrite: 7,
+      stateWrite: 11,
+      publish: 5,
+    });
+    // The summary can only hold the phases before its own put.
+    const [summary] = parsedTexts(p.out, CLEAN);
+    expect(summary?.progress).toMatchObject({ durationMs: { rollupWrite: 3 } });
+    expect(summary?.progress).not.toHaveProperty('durationMs.summaryWrite');
   });
 
   it('each data_clean summary carries Spark-style progress for its batch', async () => {
