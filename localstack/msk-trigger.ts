@@ -4,11 +4,11 @@
  *
  * Design: kafkajs only *fetches*; a small dispatcher decides what to deliver.
  *  1. Intake (`eachBatch`, returns at once): the fetched records of one partition are converted to
- *     MSK records and appended to that partition's buffer, at most `batchSize` per partition. The
- *     kafkajs fetch position is moved to just after the last record taken (`resolveOffset`: with
- *     `autoCommit: false` that is *not* a commit), and a partition whose buffer is full is paused, so
- *     memory stays below partitions × batchSize records. The rest of a fetch is simply fetched
- *     again after `resume`.
+ *     MSK records and appended to that partition's buffer, at most `batchSize` per partition (and
+ *     the byte bounds of `MskRecordBuffer`). The kafkajs fetch position is moved to just after the
+ *     last record taken (`resolveOffset`: with `autoCommit: false` that is *not* a commit), and a
+ *     partition whose buffer is full is paused, so the memory held is bounded. The rest of a fetch
+ *     is simply fetched again after `resume`.
  *  2. Dispatch: an event is taken from the buffers when `batchSize` records are waiting, or when the
  *     oldest waiting record has waited `batchingWindowMs`, or when the payload would exceed 6 MB —
  *     whichever comes first. Never an empty event. One event may hold several partitions, each
@@ -29,7 +29,7 @@ import type { Consumer, EachBatchPayload, Kafka } from '../shared/adapters/kafka
 import { MskRecordBuffer, type MskRecordText, mskEventJson, mskRecordText } from './msk-record.ts';
 import { retryUntilSuccess } from './retry-policy.ts';
 import type { SerializedEvent } from './serialized-event.ts';
-import type { BatchLimits, PartitionStats, TakenBatch } from './trigger-buffer.ts';
+import { type BatchLimits, type PartitionStats, type TakenBatch, TriggerBuffer } from './trigger-buffer.ts';
 import { createWakeup } from './wakeup.ts';
 
 export type { MskTriggerEvent, MskTriggerRecord } from './msk-record.ts';
@@ -135,7 +135,7 @@ function describeError(error: unknown): string {
 }
 
 /** The offsets of each partition of a batch, as `partition@first-last`, for logs. */
-function offsetRanges(batch: MskBatch): string {
+function offsetRanges(batch: TakenBatch): string {
   return batch.partitions
     .map(({ partition, records: partitionRecords }) => {
       const first = partitionRecords[0]?.offset;
@@ -145,7 +145,7 @@ function offsetRanges(batch: MskBatch): string {
     .join(', ');
 }
 
-function sliceTimes(batch: MskBatch): MskDelivery['slices'] {
+function sliceTimes(batch: TakenBatch): MskDelivery['slices'] {
   return batch.partitions.map(({ partition, records, firstArrivedAt }) => ({
     partition,
     firstOffset: records[0]?.offset ?? -1,
@@ -336,7 +336,7 @@ class MskTriggerRun {
     return accepted;
   }
 
-  private async commit(batch: MskBatch): Promise<boolean> {
+  private async commit(batch: TakenBatch): Promise<boolean> {
     const offsets = MskRecordBuffer.commitsFor(batch);
     try {
       await this.consumer.commitOffsets(
@@ -353,9 +353,11 @@ class MskTriggerRun {
     }
   }
 
-  private async deliver(batch: MskBatch): Promise<void> {
-    const takenAtMs = Date.now();
-    const event = mskEventJson(batch, this.options);
+  /**
+   * `batch` holds only its positions (`TriggerBuffer.positionsOf`): its records are in `event`.
+   * `takenAtMs`: when it was taken from the buffer, before its event was built (the latency hops).
+   */
+  private async deliver(event: SerializedEvent, batch: TakenBatch, takenAtMs: number): Promise<void> {
     const where = offsetRanges(batch);
     const { counters } = this;
     let result: unknown;
@@ -415,8 +417,12 @@ class MskTriggerRun {
     }
   }
 
-  private launch(batch: MskBatch): void {
-    const delivery: Promise<void> = this.deliver(batch)
+  private launch(taken: MskBatch): void {
+    const takenAtMs = Date.now();
+    const event = mskEventJson(taken, this.options);
+    // Up to 6 MB of record text per event in flight, no longer needed once the event holds it.
+    const batch = TriggerBuffer.positionsOf(taken);
+    const delivery: Promise<void> = this.deliver(event, batch, takenAtMs)
       .catch((error: unknown) => {
         // deliver() handles the handler's errors itself; this is a bug in the trigger.
         this.lastError = describeError(error);

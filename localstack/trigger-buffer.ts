@@ -19,6 +19,13 @@ export interface BatchLimits {
    * Unset: records alone bound it.
    */
   readonly maxBufferedBytes?: number;
+  /**
+   * All partitions' buffers together: once they hold this many bytes, a partition is full at its
+   * fair share (this over the number of partitions), so the memory held does not grow with the
+   * number of partitions (about twice this at most), and one partition whose batch fails and is
+   * retried, its later records piling up, cannot starve the others. Unset: no bound over all.
+   */
+  readonly maxTotalBufferedBytes?: number;
 }
 
 /** Records of one event, per partition, each list in offset order. */
@@ -73,6 +80,8 @@ interface PartitionLane<R> {
  */
 export class TriggerBuffer<R extends LogRecord> {
   private readonly lanes = new Map<number, PartitionLane<R>>();
+  /** The sum of `bufferedBytes` over the lanes. */
+  private totalBufferedBytes = 0;
 
   constructor(
     private readonly limits: BatchLimits,
@@ -116,21 +125,30 @@ export class TriggerBuffer<R extends LogRecord> {
       const bytes = this.sizeOf(record);
       lane.buffer.push({ record, arrivedAt: now, bytes });
       lane.bufferedBytes += bytes;
+      this.totalBufferedBytes += bytes;
       lane.nextOffset = record.offset + 1;
       lane.pendingOffset ??= record.offset;
     }
     return { resumeFrom: lane.nextOffset, full: this.isFull(partition) };
   }
 
-  /** `batchSize` records, or `maxBufferedBytes` (when set) of them. */
+  /** `batchSize` records, or `maxBufferedBytes` of them, or its share of `maxTotalBufferedBytes` (when set). */
   isFull(partition: number): boolean {
     const lane = this.lanes.get(partition);
     return lane !== undefined && this.laneIsFull(lane);
   }
 
   private laneIsFull(lane: PartitionLane<R>): boolean {
-    const { batchSize, maxBufferedBytes = Number.POSITIVE_INFINITY } = this.limits;
-    return lane.buffer.length >= batchSize || lane.bufferedBytes >= maxBufferedBytes;
+    const {
+      batchSize,
+      maxBufferedBytes = Number.POSITIVE_INFINITY,
+      maxTotalBufferedBytes = Number.POSITIVE_INFINITY,
+    } = this.limits;
+    if (lane.buffer.length >= batchSize || lane.bufferedBytes >= maxBufferedBytes) return true;
+    return (
+      this.totalBufferedBytes >= maxTotalBufferedBytes &&
+      lane.bufferedBytes >= maxTotalBufferedBytes / this.lanes.size
+    );
   }
 
   /**
@@ -190,6 +208,7 @@ export class TriggerBuffer<R extends LogRecord> {
         });
         lane.buffer = lane.buffer.slice(taken);
         lane.bufferedBytes -= takenBytes;
+        this.totalBufferedBytes -= takenBytes;
         lane.inFlight = true;
       }
       if (cutBySize || count >= this.limits.batchSize) break;
@@ -203,6 +222,23 @@ export class TriggerBuffer<R extends LogRecord> {
       const last = records[records.length - 1];
       return last ? [{ partition, offset: last.offset + 1 }] : [];
     });
+  }
+
+  /**
+   * What the trigger must keep of a batch while it is delivered: each partition's first and last
+   * offset (for its commit, its logs, its release). The records themselves (the MSK trigger's JSON
+   * texts, up to one event's payload) are already in the event, and need not be held twice.
+   */
+  static positionsOf(batch: TakenBatch): TakenBatch {
+    return {
+      partitions: batch.partitions.map(({ partition, records, firstArrivedAt }) => {
+        const first = records[0];
+        const last = records[records.length - 1];
+        const ends = first && last ? [{ offset: first.offset }, { offset: last.offset }] : [];
+        return { partition, records: ends, firstArrivedAt };
+      }),
+      recordCount: batch.recordCount,
+    };
   }
 
   /** After a success (and its commit): the partitions are free again, and their records processed. */
@@ -233,6 +269,7 @@ export class TriggerBuffer<R extends LogRecord> {
         if (lane.nextOffset !== undefined)
           positions.push({ partition: lane.partition, offset: lane.nextOffset });
       } else {
+        this.totalBufferedBytes -= lane.bufferedBytes;
         lane.buffer = [];
         lane.bufferedBytes = 0;
         lane.nextOffset = undefined;
@@ -247,6 +284,7 @@ export class TriggerBuffer<R extends LogRecord> {
       lane.buffer = [];
       lane.bufferedBytes = 0;
     }
+    this.totalBufferedBytes = 0;
   }
 
   partitionStats(paused: ReadonlySet<number>): PartitionStats[] {

@@ -172,6 +172,7 @@ describe('mskRecordText and mskEventJson: the same record and event, as the JSON
       },
     });
     expect(event.shape).toEqual({ records: 3, slices: 2 });
+    expect(event.json).toBe(JSON.stringify(event.parse()));
     // Every attempt parses a fresh object: editing one leaves what a retry gets as it was.
     const first = event.parse() as { records: Record<string, unknown[]> };
     first.records['t-0']?.pop();
@@ -238,6 +239,61 @@ describe('TriggerBuffer: when an event is due and what it holds', () => {
     expect(alone.accept(0, records(0, 0, 8), 0)).toEqual({ resumeFrom: 1, full: true });
     batchOf(alone.next(0));
     expect(alone.isFull(0)).toBe(false);
+  });
+
+  it("holds about two events' payload over all partitions, each partition its fair share beyond it", () => {
+    // Arrange: records of one size, a payload limit of 4 of them, so 8 over all partitions
+    const size = recordJsonBytes(record(0, 0));
+    const buffer = new MskRecordBuffer({ ...limits, maxPayloadBytes: 4 * size });
+    for (const partition of [0, 1, 2, 3]) buffer.accept(partition, [], 0);
+
+    // Act: partitions 0 and 1 take their 4 each (the per-partition limit): 8 in all
+    buffer.accept(0, records(0, 0, 9), 0);
+    buffer.accept(1, records(1, 0, 9), 0);
+
+    // Assert: over the total, partitions 2 and 3 still get their share (8 / 4 partitions: 2 each)
+    expect(buffer.accept(2, records(2, 0, 9), 0)).toEqual({ resumeFrom: 2, full: true });
+    expect(buffer.accept(3, records(3, 0, 9), 0)).toEqual({ resumeFrom: 2, full: true });
+    expect(buffer.partitionStats(new Set()).reduce((sum, p) => sum + p.bufferedRecords, 0)).toBe(12);
+  });
+
+  it('frees room over all partitions as an event is taken, and while one partition is blocked', () => {
+    const size = recordJsonBytes(record(0, 0));
+    const buffer = new MskRecordBuffer({ ...limits, batchSize: 4, maxPayloadBytes: 4 * size });
+    buffer.accept(1, [], 0);
+    buffer.accept(0, records(0, 0, 4), 0);
+    buffer.accept(1, records(1, 0, 4), 0);
+    expect(buffer.isFull(1)).toBe(true);
+    // Partition 0 is taken (and stays in flight: its batch may be retried for ever).
+    expect(offsetsOf(buffer.next(0))).toEqual({ 0: [0, 1, 2, 3] });
+    expect(buffer.isFull(1)).toBe(true);
+    buffer.accept(0, records(0, 4, 4), 0);
+    // 8 buffered again, 4 of them behind the blocked partition; partition 1's next event goes.
+    expect(offsetsOf(buffer.next(0))).toEqual({ 1: [0, 1, 2, 3] });
+    expect(buffer.accept(1, records(1, 4, 4), 0)).toEqual({ resumeFrom: 8, full: true });
+  });
+
+  it('keeps of a batch in flight only the first and last offset of each partition (and when it came), not its records', () => {
+    const buffer = new MskRecordBuffer(limits);
+    buffer.accept(0, records(0, 7, 3), 0);
+    buffer.accept(1, records(1, 0, 1), 5);
+    const batch = batchOf(buffer.next(500));
+
+    const positions = MskRecordBuffer.positionsOf(batch);
+
+    expect(positions).toEqual({
+      partitions: [
+        { partition: 0, records: [{ offset: 7 }, { offset: 9 }], firstArrivedAt: 0 },
+        { partition: 1, records: [{ offset: 0 }, { offset: 0 }], firstArrivedAt: 5 },
+      ],
+      recordCount: 4,
+    });
+    expect(MskRecordBuffer.commitsFor(positions)).toEqual(MskRecordBuffer.commitsFor(batch));
+    buffer.succeeded(positions, true);
+    expect(buffer.partitionStats(new Set()).map((p) => [p.committedOffset, p.inFlight])).toEqual([
+      [10, false],
+      [1, false],
+    ]);
   });
 
   it('never gives a partition in flight to a second event; its records wait until it succeeds', () => {
