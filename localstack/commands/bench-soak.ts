@@ -106,8 +106,38 @@ function processes(runtime: RunningRuntime, stack: StackHandle, broker: number |
 
 const totalRows = z.object({ rows: z.number() });
 
-async function aggregatedRows(apiUrl: string): Promise<number> {
-  const response = await fetch(`${apiUrl}/api/v1/analyses/dt/summary`);
+/** Rows per data_raw record in the soak (packed); a file of a million rows is 1000 records. */
+const ROWS_PER_RECORD = 1000;
+
+/**
+ * How far the soak is, at a constant cost per sample. The rows axis is what the aggregate trigger
+ * has delivered (its records, each of ROWS_PER_RECORD rows); beside it, as the dashboard would, one
+ * run's summary is polled. The cumulative summary (no `run=`) merges every run's states, so
+ * polling it would read more with every file added (300 states at 30 files), and the emulator's
+ * memory would follow the poll, not the pipeline. The aggregated rows are read per run only once
+ * everything has been delivered, to tell a complete run.
+ */
+class RunProgress {
+  private readonly runs: string[] = [];
+
+  add(run: string): void {
+    this.runs.push(run);
+  }
+
+  async rows(runtime: RunningRuntime, expected: number): Promise<number> {
+    const records = runtime.stats().triggers.reduce((sum, trigger) => sum + trigger.recordsDelivered, 0);
+    const first = this.runs[0];
+    if (first !== undefined) await runRows(runtime.apiUrl, first);
+    const delivered = Math.min(records * ROWS_PER_RECORD, expected);
+    if (delivered < expected) return delivered;
+    let aggregated = 0;
+    for (const run of this.runs) aggregated += await runRows(runtime.apiUrl, run);
+    return aggregated;
+  }
+}
+
+async function runRows(apiUrl: string, run: string): Promise<number> {
+  const response = await fetch(`${apiUrl}/api/v1/analyses/dt/summary?run=${encodeURIComponent(run)}`);
   return response.ok ? totalRows.parse(await response.json()).rows : 0;
 }
 
@@ -170,15 +200,17 @@ async function generateFile(workDir: string): Promise<string> {
 }
 
 /** Uploads `files` copies of `file`, each a run of its own; each replay starts at its upload. */
-async function uploadFiles(stack: StackHandle, file: string, files: number): Promise<void> {
+async function uploadFiles(stack: StackHandle, file: string, files: number, progress: RunProgress) {
   const s3 = createS3Client({ region: LOCAL_REGION, s3Endpoint: stack.info.endpoints.s3 });
   try {
     for (let index = 0; index < files; index++) {
+      const run = `soak-${Date.now()}-${index}`;
+      progress.add(run);
       await putObjectFromFile(s3, {
         bucket: stack.info.datasetBucket,
-        key: `dt/soak-${Date.now()}/part-${index}.csv`,
+        key: `dt/${run}/part-${index}.csv`,
         file,
-        metadata: { rate: '0', 'rows-per-record': '1000' },
+        metadata: { rate: '0', 'rows-per-record': String(ROWS_PER_RECORD) },
       });
     }
   } finally {
@@ -192,8 +224,10 @@ async function takeSample(
   stack: StackHandle,
   broker: { readonly pid: number | undefined; readonly gcLog: GcLogReader },
   started: number,
+  progress: RunProgress,
+  expected: number,
 ): Promise<Sample> {
-  const rows = await aggregatedRows(runtime.apiUrl);
+  const rows = await progress.rows(runtime, expected);
   const rssMiB: Record<string, number> = {};
   const privateMiB: Record<string, number> = {};
   for (const [name, pid] of Object.entries(processes(runtime, stack, broker.pid))) {
@@ -212,7 +246,13 @@ async function takeSample(
 }
 
 /** Samples until `rows` rows are aggregated (or nothing moved for `stallMs`). */
-async function sampleUntil(runtime: RunningRuntime, stack: StackHandle, rows: number, stallMs: number) {
+async function sampleUntil(
+  runtime: RunningRuntime,
+  stack: StackHandle,
+  progress: RunProgress,
+  rows: number,
+  stallMs: number,
+) {
   const samples: Sample[] = [];
   const started = Date.now();
   let lastMove = started;
@@ -222,7 +262,7 @@ async function sampleUntil(runtime: RunningRuntime, stack: StackHandle, rows: nu
     gcLog: new GcLogReader(kafkaGcLogFile(stack.info.dataDir)),
   };
   for (;;) {
-    const sample = await takeSample(runtime, stack, broker, started);
+    const sample = await takeSample(runtime, stack, broker, started, progress, rows);
     samples.push(sample);
     printSample(sample);
     if (sample.rows > lastRows) [lastRows, lastMove] = [sample.rows, Date.now()];
@@ -303,8 +343,9 @@ export async function benchSoak(options: { readonly files: number }): Promise<nu
     );
     const file = await generateFile(workDir);
     // Sampling from the first upload on: the pipeline works while the later files are uploaded.
-    const sampling = sampleUntil(runtime, stack, rows, 120_000);
-    await uploadFiles(stack, file, files);
+    const progress = new RunProgress();
+    const sampling = sampleUntil(runtime, stack, progress, rows, 120_000);
+    await uploadFiles(stack, file, files, progress);
     const { samples, complete, gcPauses } = await sampling;
     const fits = report(samples);
     const flat = Object.values(fits.privateMemory).every((fit) => fit.flat);

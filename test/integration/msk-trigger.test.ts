@@ -292,25 +292,39 @@ describe('the local MSK trigger', () => {
     const total = 200_000;
     const topic = await createTopic(partitions);
     const delivered = new Map<number, number[]>();
-    let sawPausedPartition = false;
+    // Every invocation waits at this gate until a full buffer has been seen paused: the pausing is
+    // then made to happen, not left to the machine's speed (a loaded machine may never fill one).
+    let openGate: () => void = () => {};
+    const gate = new Promise<void>((resolveGate) => {
+      openGate = resolveGate;
+    });
     let trigger: RunningMskTrigger | undefined;
     trigger = await startTrigger({
       topic,
       batchSize: 10_000,
       invoke: async (event) => {
-        sawPausedPartition ||= trigger?.stats().partitions.some((partition) => partition.paused) ?? false;
+        await gate;
         for (const record of recordsOf(event)) {
           const offsets = delivered.get(record.partition) ?? [];
           offsets.push(record.offset);
           delivered.set(record.partition, offsets);
         }
-        // Slower than the producer, so that partition buffers fill up and are paused.
+        // Slower than the producer, so that partition buffers fill up and are paused again.
         await sleep(150 + (recordsOf(event).length % 7) * 30);
       },
     });
     for (let from = 0; from < total; from += 5_000) {
       await produce(topic, numberedMessages(from, 5_000, partitions));
     }
+    const paused = await pollUntil(
+      async () => trigger?.stats().partitions.find((partition) => partition.paused),
+      {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        what: 'a partition paused, its buffer full, while the invocations wait',
+      },
+    );
+    openGate();
     await pollUntil(
       async () =>
         trigger?.stats().partitions.length === partitions &&
@@ -320,7 +334,7 @@ describe('the local MSK trigger', () => {
       { timeoutMs: 120_000, intervalMs: 200, what: `${total} records committed` },
     );
 
-    expect(sawPausedPartition).toBe(true);
+    expect(paused.paused).toBe(true);
     for (let partition = 0; partition < partitions; partition++) {
       const offsets = delivered.get(partition) ?? [];
       const gaps = offsets.filter((offset, index) => offset !== index).slice(0, 5);
