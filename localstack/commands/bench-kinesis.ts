@@ -24,6 +24,7 @@ import { createKinesisClient, createKinesisPublisher } from '../../shared/adapte
 import { createS3Client, putObjectFromFile } from '../../shared/adapters/s3.ts';
 import { generateDt } from '../../shared/analyses/dt/generator.ts';
 import { median } from '../../shared/core/statistics.ts';
+import { replayRunOf } from '../../shared/pipeline/state-keys.ts';
 import { startPipelineRuntime } from '../runtime.ts';
 import { PROJECT_ROOT } from '../service-definition.ts';
 import { LOCAL_REGION } from '../stack.ts';
@@ -106,7 +107,7 @@ async function e2eRun(
     metadata: { rate: '0', 'rows-per-record': String(rowsPerRecord) },
   });
   s3.destroy();
-  const run = `${key}@${etag.slice(0, 12)}`;
+  const run = replayRunOf(key, etag);
   const deadline = Date.now() + 900_000;
   for (;;) {
     const response = await fetch(

@@ -3,11 +3,13 @@
  * and the bounded (sfb) dedup, with the wall time, rows/s, the size of the state at the end and
  * the peak memory of each process.
  */
+
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
 import { createStateStore } from '../../shared/adapters/state-store.ts';
 import { loadFunctionConfig } from '../../shared/config.ts';
+import { replayRunOf } from '../../shared/pipeline/state-keys.ts';
 import { PROJECT_ROOT } from '../service-definition.ts';
 import { functionEnvironment, type StackInfo } from '../stack.ts';
 import { type BenchStack, summarySchema } from './bench-stack.ts';
@@ -83,7 +85,7 @@ async function benchSfAnalysis(
     file,
     metadata: { rate: '0', 'rows-per-record': '1' },
   });
-  const run = `${key}@${etag.slice(0, 12)}`;
+  const run = replayRunOf(key, etag);
   await waitForSummaryRows(bench.apiUrl, analysis, run, rows);
   const seconds = (Date.now() - started) / 1000;
   const states = (await store.query(`state#${analysis}`)).filter((item) => item.sk.startsWith(`${run}#`));

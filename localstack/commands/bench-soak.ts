@@ -18,6 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { createS3Client, putObjectFromFile } from '../../shared/adapters/s3.ts';
 import { generateDt } from '../../shared/analyses/dt/generator.ts';
+import { replayRunOf } from '../../shared/pipeline/state-keys.ts';
 import { kafkaGcLogFile } from '../kafka-broker.ts';
 import { type RunningRuntime, startPipelineRuntime } from '../runtime.ts';
 import { PROJECT_ROOT } from '../service-definition.ts';
@@ -112,9 +113,9 @@ const ROWS_PER_RECORD = 1000;
 /**
  * How far the soak is, at a constant cost per sample. The rows axis is what the aggregate trigger
  * has delivered (its records, each of ROWS_PER_RECORD rows); beside it, as the dashboard would, one
- * run's summary is polled. The cumulative summary (no `run=`) merges every run's states, so
- * polling it would read more with every file added (300 states at 30 files), and the emulator's
- * memory would follow the poll, not the pipeline. The aggregated rows are read per run only once
+ * run's summary is polled. The cumulative summary (no `run=`) reads and merges every run's
+ * states, so polling it would read more with every file added (300 states at 30 files), and the
+ * emulator's memory would follow the poll, not the pipeline. The aggregated rows are read per run only once
  * everything has been delivered, to tell a complete run.
  */
 class RunProgress {
@@ -204,14 +205,14 @@ async function uploadFiles(stack: StackHandle, file: string, files: number, prog
   const s3 = createS3Client({ region: LOCAL_REGION, s3Endpoint: stack.info.endpoints.s3 });
   try {
     for (let index = 0; index < files; index++) {
-      const run = `soak-${Date.now()}-${index}`;
-      progress.add(run);
-      await putObjectFromFile(s3, {
+      const key = `dt/soak-${Date.now()}/part-${index}.csv`;
+      const etag = await putObjectFromFile(s3, {
         bucket: stack.info.datasetBucket,
-        key: `dt/${run}/part-${index}.csv`,
+        key,
         file,
         metadata: { rate: '0', 'rows-per-record': String(ROWS_PER_RECORD) },
       });
+      progress.add(replayRunOf(key, etag));
     }
   } finally {
     s3.destroy();

@@ -3,6 +3,7 @@
  * pipeline runtime attached, and the two things every benchmark does with it: upload a generated
  * dt file, and wait until the aggregated state holds all its rows.
  */
+
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { createS3Client, putObjectFromFile } from '../../shared/adapters/s3.ts';
 import { generateDt } from '../../shared/analyses/dt/generator.ts';
+import { replayRunOf } from '../../shared/pipeline/state-keys.ts';
 import { type RunningRuntime, startPipelineRuntime } from '../runtime.ts';
 import { loadServiceDefinition } from '../service-definition.ts';
 import { LOCAL_REGION, type StackInfo } from '../stack.ts';
@@ -123,7 +125,7 @@ export class BenchStack {
     const key = `dt/bench-${seed}-${Date.now()}.csv`;
     const started = Date.now();
     const etag = await putObjectFromFile(this.s3, { bucket: this.info.datasetBucket, key, file, metadata });
-    return { run: `${key}@${etag.slice(0, 12)}`, started };
+    return { run: replayRunOf(key, etag), started };
   }
 
   /** Resolves with the time the dt summary of `run` first counted `rows` rows. */

@@ -66,7 +66,10 @@ export async function cumulativeSummary(
   analysis: AnyAnalysis,
   run: string | undefined,
 ): Promise<SummaryAnswer> {
-  return summaryOfStateItems(analysis, await store.query(`state#${analysis.id}`), run);
+  // One run's states are the sort keys `<run>#<topic>#<partition>`: only those are read, so a
+  // run's summary does not grow with the other runs (topic names are ASCII, below U+FFFF).
+  const range = run === undefined ? undefined : { from: `${run}#`, to: `${run}#\uffff` };
+  return summaryOfStateItems(analysis, await store.query(`state#${analysis.id}`, range), run);
 }
 
 /**

@@ -30,7 +30,7 @@ import {
 import { eventTimeRefusal, sortedForReplay } from './replay/event-time-replay.ts';
 import { type ReplayOutcome, type ReplayPlan, ReplayRun, type RunContext } from './replay/replay-run.ts';
 import { type ReplayDefaults, replaySettings } from './replay/settings.ts';
-import { replayKey } from './state-keys.ts';
+import { replayKey, replayRunOf } from './state-keys.ts';
 
 export { checkpointRowsFor, LEASE_MS, type ReplayProgress, readProgress } from './replay/checkpoint.ts';
 export type { ReplayOutcome, ReplayStatus } from './replay/replay-run.ts';
@@ -153,7 +153,7 @@ function startingProgress(
     ...request,
     etag: info.etag,
     analysis: analysis.id,
-    run: resumed?.run ?? `${request.key}@${info.etag.replaceAll('"', '').slice(0, 12)}`,
+    run: resumed?.run ?? replayRunOf(request.key, info.etag),
     status: 'running',
     rowsPerRecord,
     rate,

@@ -11,6 +11,14 @@
  */
 import type { ItemKey } from './ports.ts';
 
+/**
+ * The run of one replay of an object: its key and the first 12 hex digits of its ETag, so that a
+ * new version of the same key is a new run, and a replay resumed from its checkpoint the same one.
+ */
+export function replayRunOf(objectKey: string, etag: string): string {
+  return `${objectKey}@${etag.replaceAll('"', '').slice(0, 12)}`;
+}
+
 /** One string per item, for maps keyed by item (pk and sk may hold any character but NUL). */
 export function itemIdentity(key: ItemKey): string {
   return `${key.pk}\u0000${key.sk}`;

@@ -4,6 +4,7 @@
  * equal `driftline analyze` over the same file, even though aggregate fails once after having
  * written its state (the trigger retries the whole batch) and the S3 event is delivered twice.
  */
+
 import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { z } from 'zod';
 import type { RunningRuntime } from '../../localstack/runtime.ts';
 import { PROJECT_ROOT } from '../../localstack/service-definition.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
+import { replayRunOf } from '../../shared/pipeline/state-keys.ts';
 import { faultEnvironment, faultLog, HANDLER_FAULTS_MODULE } from '../support/handler-faults.ts';
 import { readAll } from '../support/read-all.ts';
 import { objectCreatedNotification, sendNotifications } from '../support/s3-notification.ts';
@@ -122,7 +124,7 @@ export function describeDtPipeline(transport: keyof typeof STAGE_OF): void {
       const key = `dt/it-${Date.now()}/telescope run.csv`;
 
       const etag = await putObjectFromFile(clients.s3, { bucket: stack.datasetBucket, key, file });
-      const run = `${key}@${etag.slice(0, 12)}`;
+      const run = replayRunOf(key, etag);
       replayedRun = run;
       // S3 delivers at least once: the same notification again, while the first replay runs.
       const duplicate = objectCreatedNotification(stack.datasetBucket, key, etag);
@@ -223,7 +225,7 @@ export function describeDtPipeline(transport: keyof typeof STAGE_OF): void {
       );
       const key = `dt/it-${Date.now()}/bad rows.csv`;
       const etag = await putObjectFromFile(clients.s3, { bucket: stack.datasetBucket, key, file });
-      const run = `${key}@${etag.slice(0, 12)}`;
+      const run = replayRunOf(key, etag);
 
       const summary = await pollUntil(
         async () => {

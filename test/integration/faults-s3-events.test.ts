@@ -6,12 +6,14 @@
  * that of its second (reordered), and one more copy after everything was replayed. Each object must
  * be replayed once, as it is now, with totals equal to `driftline analyze` of its content.
  */
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Producer } from '../../shared/adapters/kafka.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
+import { replayRunOf } from '../../shared/pipeline/state-keys.ts';
 import {
   analyzeOffline,
   cleanIdsWithTwoBodies,
@@ -87,7 +89,7 @@ describe('faults: S3 events duplicated, reordered and delayed', () => {
     const running = test;
     const explain = () => running.explain();
     const apiUrl = () => running.runtime.apiUrl;
-    const runOf = (object: Uploaded) => `${object.key}@${object.etag.slice(0, 12)}`;
+    const runOf = (object: Uploaded) => replayRunOf(object.key, object.etag);
     const summaries = [];
     for (const object of [a, b, d]) {
       summaries.push(await waitForRunRows({ apiUrl, run: runOf(object), rows: object.rows, explain }));

@@ -8,6 +8,7 @@
  * - a state item changed directly in the emulator: the difference is named, exit 1;
  * - a replay still running: not compared, said so, exit 3; an object deleted after its replay: gone.
  */
+
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { createDynamoDbItemStore } from '../../shared/adapters/dynamodb.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
 import { sfAnalysis } from '../../shared/analyses/sf/index.ts';
 import { analyzeOffline } from '../../shared/pipeline/offline-analysis.ts';
+import { replayRunOf } from '../../shared/pipeline/state-keys.ts';
 import { pollUntil, pollWhileProgressing, stackClients } from '../support/stack-clients.ts';
 import { startTestRuntime, type TestRuntime, writeTelescopeCsv } from '../support/test-runtime.ts';
 
@@ -140,7 +142,7 @@ describe('driftline reconcile on the local stack', () => {
   /** Uploads a file and waits until its replay is done and every row it sent is counted. */
   async function replayed(key: string, file: string, metadata: Record<string, string>): Promise<string> {
     const etag = await putObjectFromFile(clients.s3, { bucket: stack.datasetBucket, key, file, metadata });
-    const run = `${key}@${etag.slice(0, 12)}`;
+    const run = replayRunOf(key, etag);
     await counted(run, key);
     return run;
   }
@@ -252,7 +254,7 @@ describe('driftline reconcile on the local stack', () => {
       file: dtFile,
       metadata: { rate: '1000' },
     });
-    const slowRun = `${slowKey}@${etag.slice(0, 12)}`;
+    const slowRun = replayRunOf(slowKey, etag);
     await pollUntil(
       async () =>
         replaysAnswer

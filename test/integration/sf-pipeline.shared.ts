@@ -10,6 +10,7 @@
  *    after it wrote its state and the S3 event delivered twice: the cumulative counts equal
  *    `driftline analyze sf` over the same file; dispositions carry the radio-code descriptions.
  */
+
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,6 +23,7 @@ import type { RunningRuntime, TriggerOverrides } from '../../localstack/runtime.
 import { PROJECT_ROOT } from '../../localstack/service-definition.ts';
 import { createDynamoDbItemStore } from '../../shared/adapters/dynamodb.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
+import { replayRunOf } from '../../shared/pipeline/state-keys.ts';
 import { faultEnvironment, faultLog, HANDLER_FAULTS_MODULE } from '../support/handler-faults.ts';
 import { readAll } from '../support/read-all.ts';
 import { objectCreatedNotification, sendNotifications } from '../support/s3-notification.ts';
@@ -158,7 +160,7 @@ function describeBatchesOf200(transport: Transport): void {
         file: sampleFile,
         metadata: { partition: '0', 'rows-per-record': '1' },
       });
-      const run = `${key}@${etag.slice(0, 12)}`;
+      const run = replayRunOf(key, etag);
       await pollUntil(
         async () => {
           const body = z
@@ -251,7 +253,7 @@ function describeFullFile(transport: Transport): void {
         file: fullFile,
         metadata: { 'rows-per-record': '100' },
       });
-      const run = `${key}@${etag.slice(0, 12)}`;
+      const run = replayRunOf(key, etag);
       // S3 delivers at least once: the same notification again, while the first replay runs.
       await notifyAgain(key, etag);
       const [offline] = (await analyzeOffline(fullFile)).slice(-1);

@@ -19,7 +19,8 @@
  * (shared/analyses/sf/limits.ts); "or 1" is for one larger than the budget, answered alone (else a
  * reader could not move on). Items read are at most a DynamoDB item (400 KB) each, or a blob.
  * (*) A cumulative summary merges every (run, partition) state, so its read grows with the runs:
- *     not bounded here (it would take a pre-merged state). Its answer grows only with the run names
+ *     not bounded here (it would take a pre-merged state); with `run=` only that run's states are
+ *     read (one per partition). Its answer grows only with the run names
  *     (≤ ~2 KB each): thousands of runs before 1 MB, long after reading their states (≈ 15 KB
  *     each for dt) has outgrown the function's timeout.
  * (†) Twice only when the re-read overlap behind the cursor fills a page (query.ts, batchesSince).

@@ -712,6 +712,26 @@ describe('handleApiRequest: bounded reads and answers', () => {
     expect(body(latest).cursor).toBe(cursor);
   });
 
+  it("summary?run= reads that run's states only, however many other runs the table holds", async () => {
+    // Arrange: the world's state item copied under 50 runs × 10 partitions; run 'r#1' has 'r' as
+    // its prefix up to the separator, so a range read of 'r' sees it too and must leave it out.
+    const template = templateOf('state#dt');
+    const runs = ['r', 'r#1', ...Array.from({ length: 48 }, (_, index) => `other-${index}`)];
+    const states = runs.flatMap((run) =>
+      Array.from({ length: 10 }, (_, partition) => ({ ...template, sk: `${run}#${RAW}#${partition}` })),
+    );
+    const store = new ReadCountingStore(await storeWith(states));
+    const rowsPerState = Number(asObject(template.payload).rows);
+
+    // Act
+    const response = await world.request({ path: '/api/v1/analyses/dt/summary', query: { run: 'r' } }, store);
+
+    // Assert
+    expect(response.statusCode).toBe(200);
+    expect(body(response)).toMatchObject({ runs: ['r'], partitions: 10, rows: 10 * rowsPerState });
+    expect(store.read('state#dt')).toBe(20);
+  });
+
   it('health over an hour of batches reads at most the newest 201 per analysis, and says the window was sampled', async () => {
     // Arrange: 1,000 dt batch summaries, one every 3.6 s over the last hour.
     const template = templateOf('batch#dt');
