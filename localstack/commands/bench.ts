@@ -40,7 +40,7 @@ import { benchKinesis } from './bench-kinesis.ts';
 import { benchLatency } from './bench-latency.ts';
 import { benchProfile } from './bench-profile.ts';
 import { benchSf } from './bench-sf.ts';
-import { benchSoak } from './bench-soak.ts';
+import { benchSoak, soakInBoundedProcess } from './bench-soak.ts';
 import { soakFiles } from './bench-soak-report.ts';
 import { BenchStack } from './bench-stack.ts';
 import { benchSweep, runSweepStack } from './bench-sweep.ts';
@@ -338,7 +338,7 @@ export async function benchCommand(args: string[]): Promise<number> {
       );
       return 2;
     }
-    process.exit(await benchSoak({ files }));
+    process.exit(await (soakInBoundedProcess(args) ?? benchSoak({ files })));
   }
   if (values['sweep-config'] && values['sweep-out'])
     process.exit(await runSweepStack(values['sweep-config'], values['sweep-out']));

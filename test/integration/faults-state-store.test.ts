@@ -7,9 +7,11 @@
  * retries, so invocations fail and the trigger retries them. The totals must still equal
  * `driftline analyze`, each batch id keep one body, and every partition drain.
  */
+
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
+import { replayRunOf } from '../../shared/pipeline/state-keys.ts';
 import { type DynamoDbFaultProxy, startDynamoDbFaultProxy } from '../support/dynamodb-fault-proxy.ts';
 import {
   analyzeOffline,
@@ -35,7 +37,11 @@ describe('faults: throttled, timed-out and reset state requests', () => {
       upstream: stack.endpoints.dynamodb,
       plan: {
         everyNth: 20,
-        burst: 3,
+        // More than the SDK's attempts (4 for DynamoDB here, measured): the invocation fails, and a
+        // fault left over fails the same request of the trigger's retry (a read repeats its body).
+        burst: 6,
+        // Twice each kind.
+        maxBursts: 8,
         faults: ['throughput-exceeded', 'timeout', 'throttling', 'reset'],
         operations: ['PutItem', 'GetItem', 'Query'],
         // aggregate's items; replay's checkpoints (pk `replay`) pass, so the replay is not slowed.
@@ -64,7 +70,7 @@ describe('faults: throttled, timed-out and reset state requests', () => {
 
     // Act
     const etag = await putObjectFromFile(clients.s3, { bucket: stack.datasetBucket, key, file });
-    const run = `${key}@${etag.slice(0, 12)}`;
+    const run = replayRunOf(key, etag);
     const summary = await waitForRunRows({
       apiUrl: () => test.runtime.apiUrl,
       run,
@@ -75,10 +81,12 @@ describe('faults: throttled, timed-out and reset state requests', () => {
     // Assert
     expect(summary.rows).toBe(ROWS);
     expect(summary.summary).toEqual(await analyzeOffline(file));
-    for (const count of Object.values(proxy.injected)) expect(count).toBeGreaterThan(0);
+    for (const [kind, count] of Object.entries(proxy.injected)) {
+      expect(count, `${kind} faults injected (all: ${JSON.stringify(proxy.injected)})`).toBeGreaterThan(0);
+    }
     // The bursts outlasted the SDK's retries: the trigger retried whole batches.
     const trigger = test.runtime.stats().triggers[0];
-    expect(trigger?.retries ?? 0).toBeGreaterThan(0);
+    expect(trigger?.retries ?? 0, 'whole-batch retries by the trigger').toBeGreaterThan(0);
     await waitForPartitionsDrained({ kafka: clients.kafka, stack, topic: 'data_raw', explain: test.explain });
     expect(triggersIdle(test.runtime.stats())).toBe(true);
     expect(await cleanIdsWithTwoBodies(clients.kafka, clients.config.topics.clean)).toEqual([]);

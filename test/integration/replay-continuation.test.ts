@@ -17,7 +17,7 @@ import {
   checkpointRowsFor,
   type ReplayProgress,
 } from '../../shared/pipeline/replay/checkpoint.ts';
-import { replayKey } from '../../shared/pipeline/state-keys.ts';
+import { replayKey, replayRunOf } from '../../shared/pipeline/state-keys.ts';
 import { pollUntil, stackClients } from '../support/stack-clients.ts';
 import { startTestRuntime, type TestRuntime, writeTelescopeCsv } from '../support/test-runtime.ts';
 
@@ -25,8 +25,12 @@ const stack = inject('stack');
 const clients = stackClients(stack);
 const ROWS = 20_000;
 const KEY = `dt/it-${Date.now()}/holder-died.csv`;
-/** The dead holder's lease: long enough to outlive the runtime's start, short for a test. */
-const LEASE_LEFT_MS = 8_000;
+/**
+ * The dead holder's lease as left: long enough to outlive the runtime's start however loaded the
+ * machine is, so that the object's S3 event finds it held. The test ends it once that event's
+ * invocation has come and gone (as the lease would run out), and the runtime's watch must continue.
+ */
+const LEASE_HELD_MS = 10 * 60_000;
 
 const replaysSchema = z.object({
   replays: z.array(
@@ -48,14 +52,19 @@ async function getJson(url: string): Promise<unknown> {
 }
 
 /** What a replay that took its lease and died before its first checkpoint leaves behind. */
-function abandonedCheckpoint(etag: string, size: number, nowMs: number): ReplayProgress {
+function abandonedCheckpoint(
+  etag: string,
+  size: number,
+  nowMs: number,
+  leaseUntilMs: number,
+): ReplayProgress {
   const partitions = stack.topics.find((topic) => topic.name === 'data_raw')?.partitions ?? 10;
   return {
     bucket: stack.datasetBucket,
     key: KEY,
     etag,
     analysis: 'dt',
-    run: `${KEY}@${etag.slice(0, 12)}`,
+    run: replayRunOf(KEY, etag),
     status: 'running',
     rowsPerRecord: 1,
     rate: 0,
@@ -68,7 +77,7 @@ function abandonedCheckpoint(etag: string, size: number, nowMs: number): ReplayP
     startedAtMs: nowMs,
     updatedAtMs: nowMs,
     leaseOwner: 'an-invocation-whose-process-was-killed',
-    leaseUntilMs: nowMs + LEASE_LEFT_MS,
+    leaseUntilMs,
     invocations: 1,
   };
 }
@@ -76,6 +85,8 @@ function abandonedCheckpoint(etag: string, size: number, nowMs: number): ReplayP
 describe('a replay whose holder died', () => {
   let test: TestRuntime | undefined;
   let workDir = '';
+  let abandoned: ReplayProgress | undefined;
+  let checkpoint: CheckpointWriter | undefined;
 
   beforeAll(async () => {
     // The file, its checkpoint as the dead invocation left it, then the object (its S3 event finds
@@ -87,10 +98,10 @@ describe('a replay whose holder died', () => {
       .update(await readFile(file))
       .digest('hex');
     const store = createStateStore(clients.config);
-    const written = await new CheckpointWriter(store, replayKey(stack.datasetBucket, KEY), undefined).write(
-      abandonedCheckpoint(md5, (await stat(file)).size, Date.now()),
-    );
-    expect(written).toBe(true);
+    const nowMs = Date.now();
+    abandoned = abandonedCheckpoint(md5, (await stat(file)).size, nowMs, nowMs + LEASE_HELD_MS);
+    checkpoint = new CheckpointWriter(store, replayKey(stack.datasetBucket, KEY), undefined);
+    expect(await checkpoint.write(abandoned)).toBe(true);
     const etag = await putObjectFromFile(clients.s3, { bucket: stack.datasetBucket, key: KEY, file });
     // s3rver's ETag of a single PUT is the body's MD5, as S3's.
     expect(etag).toBe(md5);
@@ -106,6 +117,21 @@ describe('a replay whose holder died', () => {
   it('is continued by the running runtime once its lease expires, and finishes with every row once', async () => {
     if (!test) throw new Error('no runtime');
     const { runtime, explain } = test;
+    // The S3 event's invocation finds the object held and leaves it; then the lease runs out.
+    await pollUntil(
+      async () => {
+        const replays = runtime.stats().functions.replay;
+        return replays && replays.invocations >= 1 && replays.running === 0 ? true : undefined;
+      },
+      {
+        timeoutMs: 120_000,
+        intervalMs: 100,
+        what: "the S3 event's replay invocation to leave the held object",
+        explain,
+      },
+    );
+    if (!abandoned || !checkpoint) throw new Error('no checkpoint');
+    expect(await checkpoint.write({ ...abandoned, leaseUntilMs: Date.now() })).toBe(true);
     const replay = await pollUntil(
       async () => {
         const body = replaysSchema.parse(await getJson(`${runtime.apiUrl}/api/v1/replays`));
@@ -113,7 +139,7 @@ describe('a replay whose holder died', () => {
         return ours?.status === 'done' ? ours : undefined;
       },
       {
-        timeoutMs: LEASE_LEFT_MS + 90_000,
+        timeoutMs: 90_000,
         intervalMs: 250,
         what: `the abandoned replay of ${KEY} to be continued and finish`,
         explain,

@@ -7,8 +7,8 @@
  *   the caller does not know; only its own request timeout ends the wait);
  * - `reset`: the connection is closed before the request is passed on; nothing is written.
  * Every `everyNth` matching request starts a burst of `burst` faults of one kind (the kinds in
- * rotation): a burst longer than the SDK's attempts (3) fails the invocation, so the trigger's own
- * retry is exercised too, not only the SDK's.
+ * rotation) on that request and its retries: a burst longer than the SDK's attempts fails the
+ * invocation, so the trigger's own retry is exercised too, not only the SDK's.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DynamoDbFault } from './faulty-item-store.ts';
@@ -17,6 +17,11 @@ import { answerWith, bodyOf, forward, startProxyServer } from './http-proxy.ts';
 export interface DynamoDbFaultPlan {
   readonly everyNth: number;
   readonly burst: number;
+  /**
+   * Bursts in all, then none: each fails an invocation, and an invocation retried whole makes as
+   * many requests again, so faults without an end could fail every attempt of a large batch.
+   */
+  readonly maxBursts: number;
   readonly faults: readonly DynamoDbFault[];
   /** Operations (the X-Amz-Target's action: PutItem, GetItem, Query) that may fail. */
   readonly operations: readonly string[];
@@ -49,25 +54,32 @@ function pkOf(body: Buffer): string {
   return match?.[1] ?? '';
 }
 
-/** Decides per request: undefined = pass it on, else the fault to inject. */
+/**
+ * Decides per request: undefined = pass it on, else the fault to inject. A burst fails one request
+ * and its retries (the SDK re-sends the same body), not whichever requests come next: aggregate
+ * sends several calls at once, and a burst spread over them would fail each once, which the SDK's
+ * own retries absorb, so the trigger's retry of the whole batch would depend on the timing.
+ */
 function faultPicker(plan: () => DynamoDbFaultPlan | undefined, injected: Record<DynamoDbFault, number>) {
   let matching = 0;
   let rotation = 0;
-  let burstLeft = 0;
-  let burstFault: DynamoDbFault | undefined;
-  return (operation: string, pk: string): DynamoDbFault | undefined => {
+  // The bursts under way, by request body: each ends after its `burst` faults.
+  const bursts = new Map<string, { readonly fault: DynamoDbFault; left: number }>();
+  return (operation: string, pk: string, body: string): DynamoDbFault | undefined => {
     const current = plan();
     if (!current?.operations.includes(operation)) return undefined;
     if (!current.pkPrefixes.some((prefix) => pk.startsWith(prefix))) return undefined;
     matching += 1;
-    if (burstLeft === 0 && matching % current.everyNth === 0) {
-      burstFault = current.faults[rotation++ % current.faults.length];
-      burstLeft = current.burst;
+    if (!bursts.has(body) && matching % current.everyNth === 0 && rotation < current.maxBursts) {
+      const fault = current.faults[rotation++ % current.faults.length];
+      if (fault !== undefined) bursts.set(body, { fault, left: current.burst });
     }
-    if (burstLeft === 0 || burstFault === undefined) return undefined;
-    burstLeft -= 1;
-    injected[burstFault] += 1;
-    return burstFault;
+    const burst = bursts.get(body);
+    if (burst === undefined) return undefined;
+    burst.left -= 1;
+    if (burst.left === 0) bursts.delete(body);
+    injected[burst.fault] += 1;
+    return burst.fault;
   };
 }
 
@@ -87,7 +99,7 @@ export async function startDynamoDbFaultProxy(options: {
   const handle = async (incoming: IncomingMessage, response: ServerResponse) => {
     const body = await bodyOf(incoming);
     const operation = String(incoming.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
-    const fault = pick(operation, pkOf(body));
+    const fault = pick(operation, pkOf(body), body.toString('utf8'));
     if (fault === 'reset')
       throw new Error('reset: the connection is dropped before the request is passed on');
     if (fault === 'timeout') {
