@@ -137,7 +137,12 @@ export function verdictLine(name: string, fit: ProcessFit): string {
 
 /** Rows in each file the soak replays: its length is a number of these files. */
 export const SOAK_FILE_ROWS = 1_000_000;
-export const SOAK_DEFAULT_FILES = 10;
+/**
+ * 30 M rows by default (4–5 min here): over the second half of a 10 M-row run, a wobble of a few
+ * MiB already reads as ±2 MiB per M rows, so flat processes failed the rule at its edges (the
+ * broker +2.15 at 646 → 670 → 667 MiB); over 15 M rows the same wobble is a third of that.
+ */
+export const SOAK_DEFAULT_FILES = 30;
 
 /**
  * The soak's length from `--soak-files N` (N files of a million rows each): N itself, a whole

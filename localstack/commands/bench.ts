@@ -66,7 +66,7 @@ Options:
   --window MS  the aggregate trigger's batching window for e2e, latency and sf (default: AWS's 500)
   --runs N   repeat the e2e part and its yardsticks N times on the same stack; prints the medians
   --quick    smaller inputs (a smoke run; figures are less stable)
-  --soak-files N  with --only soak: replay N files of a million rows each (default 10, 1 with
+  --soak-files N  with --only soak: replay N files of a million rows each (default 30, 1 with
              --quick; ~1 min per 10 M rows here), sampling every process's memory`;
 
 function concat(chunks: readonly Uint8Array[]): Uint8Array {

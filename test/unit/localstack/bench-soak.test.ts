@@ -100,7 +100,7 @@ describe('bench soak: the series table', () => {
 describe('bench soak: --soak-files, the length of the run', () => {
   it('is 10 million-row files without the option, 1 with --quick', () => {
     expect(soakFiles(undefined, false)).toBe(SOAK_DEFAULT_FILES);
-    expect(SOAK_DEFAULT_FILES).toBe(10);
+    expect(SOAK_DEFAULT_FILES).toBe(30);
     expect(soakFiles(undefined, true)).toBe(1);
   });
 
