@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { listShards } from '../../shared/adapters/kinesis.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
+import { replayRunOf } from '../../shared/pipeline/state-keys.ts';
 import { analyzeOffline, waitForRunRows } from '../support/fault-checks.ts';
 import { type KinesisFaultProxy, startKinesisFaultProxy } from '../support/kinesis-fault-proxy.ts';
 import { pollUntil, stackClients } from '../support/stack-clients.ts';
@@ -55,7 +56,7 @@ describe('faults: PutRecords fails entries partially, later entries of the shard
 
     // Act
     const etag = await putObjectFromFile(clients.s3, { bucket: stack.datasetBucket, key, file });
-    const run = `${key}@${etag.slice(0, 12)}`;
+    const run = replayRunOf(key, etag);
     const summary = await waitForRunRows({
       apiUrl: () => test.runtime.apiUrl,
       run,

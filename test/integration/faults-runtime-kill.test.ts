@@ -14,6 +14,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { PROJECT_ROOT } from '../../localstack/service-definition.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
+import { replayRunOf } from '../../shared/pipeline/state-keys.ts';
 import { type DemoProcess, startProcess } from '../support/demo-process.ts';
 import {
   analyzeOffline,
@@ -63,7 +64,7 @@ describe('faults: the runtime killed after a state write, before the offset comm
     await writeTelescopeCsv(file, ROWS, 4401);
     const key = `dt/faults-kill-${Date.now()}/telescope.csv`;
     const etag = await putObjectFromFile(clients.s3, { bucket: stack.datasetBucket, key, file });
-    const run = `${key}@${etag.slice(0, 12)}`;
+    const run = replayRunOf(key, etag);
     const replays = z.object({ replays: z.array(z.object({ key: z.string(), status: z.string() })) });
     const apiOfReplayer = replayer.runtime.apiUrl;
     await pollUntil(

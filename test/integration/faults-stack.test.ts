@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StackHandle, startStack } from '../../localstack/stack-control.ts';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
+import { replayRunOf } from '../../shared/pipeline/state-keys.ts';
 import {
   analyzeOffline,
   cleanIdsWithTwoBodies,
@@ -87,7 +88,7 @@ describe('faults: the broker and the emulators fail mid-replay', () => {
       file,
       metadata: { rate: String(rate), 'rows-per-record': String(rowsPerRecord) },
     });
-    const run = `${key}@${etag.slice(0, 12)}`;
+    const run = replayRunOf(key, etag);
     const apiUrl = () => test.runtime.apiUrl;
     await pollUntil(async () => ((await runSummary(apiUrl, run))?.rows ?? 0) >= rows / 6 || undefined, {
       timeoutMs: 60_000,

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
+import { replayRunOf } from '../../shared/pipeline/state-keys.ts';
 import { faultEnvironment, faultLog, HANDLER_FAULTS_MODULE } from '../support/handler-faults.ts';
 import { pollUntil, stackClients } from '../support/stack-clients.ts';
 import { startTestRuntime, type TestRuntime, writeTelescopeCsv } from '../support/test-runtime.ts';
@@ -63,7 +64,7 @@ describe('functions in sandboxes of their own', () => {
       file,
       metadata: { 'rows-per-record': '1' },
     });
-    const summaryUrl = `${runtime.apiUrl}/api/v1/analyses/dt/summary?run=${encodeURIComponent(`${KEY}@${etag.slice(0, 12)}`)}`;
+    const summaryUrl = `${runtime.apiUrl}/api/v1/analyses/dt/summary?run=${encodeURIComponent(replayRunOf(KEY, etag))}`;
 
     // Every poll is an API request: it must be answered while the other sandboxes die and restart.
     const summary = await pollUntil(

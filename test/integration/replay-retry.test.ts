@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { putObjectFromFile } from '../../shared/adapters/s3.ts';
+import { replayRunOf } from '../../shared/pipeline/state-keys.ts';
 import { faultEnvironment, faultLog, HANDLER_FAULTS_MODULE } from '../support/handler-faults.ts';
 import { pollUntil, stackClients } from '../support/stack-clients.ts';
 import { startTestRuntime, type TestRuntime, writeTelescopeCsv } from '../support/test-runtime.ts';
@@ -66,7 +67,7 @@ describe('a replay that fails half-way', () => {
       file,
       metadata: { 'rows-per-record': '1' },
     });
-    const run = `${key}@${etag.slice(0, 12)}`;
+    const run = replayRunOf(key, etag);
 
     const replay = await pollUntil(
       async () => {
