@@ -3,13 +3,19 @@
  * Each subcommand lives in commands/; this file only dispatches and turns expected failures
  * (StackError, ConfigError) into a one-paragraph message and a non-zero exit code.
  */
-type Command = { readonly summary: string; readonly run: (args: string[]) => Promise<number> };
+type Command = {
+  readonly summary: string;
+  readonly run: (args: string[]) => Promise<number>;
+  /** It hosts the local runtime, which runs under a heap bound (runtime-heap.ts). */
+  readonly hostsRuntime?: true;
+};
 
 // Each command is imported only when it runs: `analyze` must not pay for loading the AWS SDKs.
 const commands: Record<string, Command> = {
   demo: {
     summary: 'run the pipeline on the local cloud in the foreground (npm start)',
     run: async (args) => (await import('./commands/demo.ts')).demoCommand(args),
+    hostsRuntime: true,
   },
   replay: {
     summary: 'put a file of yours through the running pipeline (npm start), with its progress',
@@ -38,6 +44,7 @@ const commands: Record<string, Command> = {
   bench: {
     summary: 'measure the core, end-to-end throughput and latency; writes bench-results/*.json',
     run: async (args) => (await import('./commands/bench.ts')).benchCommand(args),
+    hostsRuntime: true,
   },
 };
 
@@ -64,6 +71,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!command) {
     console.error(`Unknown command "${name}".\n\n${usage()}`);
     return 2;
+  }
+  if (command.hostsRuntime && !rest.some((arg) => arg === '--help' || arg === '-h')) {
+    const { hasHeapBound, runUnderHeapBound } = await import('./runtime-heap.ts');
+    if (!hasHeapBound()) return runUnderHeapBound(argv);
   }
   try {
     return await command.run(rest);

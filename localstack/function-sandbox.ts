@@ -27,7 +27,7 @@ import { type FunctionDefinition, PROJECT_ROOT } from './service-definition.ts';
 
 const HOST = join(PROJECT_ROOT, 'localstack', 'sandbox-host.ts');
 // An absolute path: the runtime may be started from any folder.
-const TSX_LOADER = createRequire(import.meta.url).resolve('tsx');
+export const TSX_LOADER = createRequire(import.meta.url).resolve('tsx');
 /** How long a closed sandbox may take to exit (its invocations have settled by then). */
 const CLOSE_GRACE_MS = 5_000;
 

@@ -9,7 +9,6 @@
  * bench-results/soak-<time>.json. Exits 1 when a process is not flat or the run stalled.
  */
 
-import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -323,46 +322,6 @@ async function writeResults(results: Record<string, unknown>, gcLog: string): Pr
   await copyFile(gcLog, out.replace(/\.json$/, '-broker-gc.log')).catch(() => undefined);
   await writeFile(out, `${JSON.stringify({ date, ...results }, null, 2)}\n`);
   return out;
-}
-
-/**
- * The V8 old space of the soak's runtime process, in MiB. Each sandbox's heap is bounded by its
- * function's memorySize, as Lambda bounds it; the runtime's is not, and V8 lets a heap that
- * allocates fast (each MSK event's JSON, up to 6 MB) grow to ~3× its live data (45–110 MB
- * measured) before a full collection, so its peaks would say how lazily V8 collected, not what the
- * runtime keeps. Under a bound a leak cannot hide in that headroom: the process would fail with
- * "heap out of memory", and the soak with it. 256 MiB leaves 2× the largest live heap measured.
- */
-export const SOAK_RUNTIME_HEAP_MIB = 256;
-
-/**
- * Runs `driftline bench ARGS` again in a child under SOAK_RUNTIME_HEAP_MIB and resolves with its
- * exit code; undefined when this process already has an old-space bound (the child, or a person's
- * own NODE_OPTIONS), to run the soak here. Ctrl-C reaches both (one process group): the parent
- * leaves the stopping to the child.
- */
-export function soakInBoundedProcess(args: readonly string[]): Promise<number> | undefined {
-  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (flags.some((flag) => /^--max[-_]old[-_]space[-_]size/.test(flag))) return undefined;
-  const child = spawn(
-    process.execPath,
-    [
-      `--max-old-space-size=${SOAK_RUNTIME_HEAP_MIB}`,
-      join(PROJECT_ROOT, 'localstack', 'driftline.mjs'),
-      'bench',
-      ...args,
-    ],
-    { stdio: 'inherit' },
-  );
-  const ignore = () => {};
-  process.on('SIGINT', ignore);
-  return new Promise((resolveExit, rejectSpawn) => {
-    child.once('error', rejectSpawn);
-    child.once('exit', (code, signal) => {
-      process.off('SIGINT', ignore);
-      resolveExit(code ?? (signal ? 1 : 0));
-    });
-  });
 }
 
 /**

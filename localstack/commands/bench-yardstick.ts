@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { createKafka, type Kafka } from '../../shared/adapters/kafka.ts';
 import { loadStackConfig } from '../../shared/config.ts';
 import { ensureKafkaToolsJars } from '../kafka-tools.ts';
+import { kafkajsInOwnProcess } from './bench-yardstick-kafkajs.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -140,61 +141,6 @@ async function kafkaPerfTools(
   return { producer, consumer };
 }
 
-/** A bare kafkajs producer: sends of 10,000 messages (≤ 5 MB), 4 in flight, acks=1. */
-async function kafkajsProduce(kafka: Kafka, topic: string, records: number, value: Buffer) {
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
-  await producer.connect();
-  // Up to 10,000 per send, fewer when large: the broker refuses a partition's batch over 1 MB.
-  const perSend = Math.max(1, Math.min(10_000, Math.floor(5_000_000 / value.length), records));
-  const batch = Array.from({ length: perSend }, () => ({ value }));
-  const started = process.hrtime.bigint();
-  let sent = 0;
-  const sendNext = async (): Promise<void> => {
-    while (sent < records) {
-      const count = Math.min(batch.length, records - sent);
-      sent += count;
-      await producer.send({ topic, acks: 1, messages: batch.slice(0, count) });
-    }
-  };
-  await Promise.all([sendNext(), sendNext(), sendNext(), sendNext()]);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  await producer.disconnect();
-  return { records, recordsPerSecond: records / seconds };
-}
-
-/** A bare kafkajs consumer (its defaults) with eachBatch, from the start of the topic until `records` are read. */
-async function kafkajsConsume(kafka: Kafka, topic: string, records: number) {
-  const consumer = kafka.consumer({ groupId: `yardstick-kafkajs-${Date.now()}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  // Timed from the group's join, so the fetches count and the join does not (as fetch.nMsg.sec).
-  let joined = process.hrtime.bigint();
-  consumer.on(consumer.events.GROUP_JOIN, () => {
-    joined = process.hrtime.bigint();
-  });
-  let read = 0;
-  const done = new Promise<number>((resolveDone, rejectDone) => {
-    const timeout = setTimeout(
-      () => rejectDone(new Error(`kafkajs consumer read only ${read} of ${records} records in 120 s`)),
-      120_000,
-    );
-    consumer
-      .run({
-        eachBatch: async ({ batch }) => {
-          read += batch.messages.length;
-          if (read >= records) {
-            clearTimeout(timeout);
-            resolveDone(Number(process.hrtime.bigint() - joined) / 1e9);
-          }
-        },
-      })
-      .catch(rejectDone);
-  });
-  const seconds = await done;
-  await consumer.disconnect();
-  return { records, recordsPerSecond: records / seconds };
-}
-
 export interface Yardstick {
   readonly partitions: number;
   readonly recordBytes: number;
@@ -218,9 +164,12 @@ export async function measureYardstick(
   const jsTopic = `yardstick-kafkajs-${label}-${stamp}`;
   const partitions = await createTopicsLikeRaw(kafka, [perfTopic, jsTopic]);
   const { producer, consumer } = await kafkaPerfTools(brokers, perfTopic, records, recordBytes);
-  const value = Buffer.alloc(recordBytes, 'x');
-  const kafkajsProducer = await kafkajsProduce(kafka, jsTopic, records, value);
-  const kafkajsConsumer = await kafkajsConsume(kafka, jsTopic, records);
+  const { kafkajsProducer, kafkajsConsumer } = await kafkajsInOwnProcess({
+    brokers,
+    topic: jsTopic,
+    records,
+    recordBytes,
+  });
   const result = {
     partitions,
     recordBytes,

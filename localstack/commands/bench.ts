@@ -23,6 +23,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
 import { generateDt } from '../../shared/analyses/dt/generator.ts';
 import { dtAnalysis } from '../../shared/analyses/dt/index.ts';
 import type { RecordInput, WireFormat } from '../../shared/core/analysis.ts';
@@ -40,7 +41,7 @@ import { benchKinesis } from './bench-kinesis.ts';
 import { benchLatency } from './bench-latency.ts';
 import { benchProfile } from './bench-profile.ts';
 import { benchSf } from './bench-sf.ts';
-import { benchSoak, soakInBoundedProcess } from './bench-soak.ts';
+import { benchSoak } from './bench-soak.ts';
 import { soakFiles } from './bench-soak-report.ts';
 import { BenchStack } from './bench-stack.ts';
 import { benchSweep, runSweepStack } from './bench-sweep.ts';
@@ -338,7 +339,7 @@ export async function benchCommand(args: string[]): Promise<number> {
       );
       return 2;
     }
-    process.exit(await (soakInBoundedProcess(args) ?? benchSoak({ files })));
+    process.exit(await benchSoak({ files }));
   }
   if (values['sweep-config'] && values['sweep-out'])
     process.exit(await runSweepStack(values['sweep-config'], values['sweep-out']));
@@ -363,12 +364,15 @@ export async function benchCommand(args: string[]): Promise<number> {
     }
   }
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  // V8's heap limit: the old-space bound the runtime runs under (runtime-heap.ts) plus its young generation.
+  const heapLimitMiB = Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20);
   console.log(
-    `driftline bench on ${cpus().length} × ${cpu}, Node ${process.version}${values.quick ? ' (quick)' : ''}`,
+    `driftline bench on ${cpus().length} × ${cpu}, Node ${process.version}, runtime heap limit ${heapLimitMiB} MiB` +
+      (values.quick ? ' (quick)' : ''),
   );
   const report: Record<string, unknown> = {
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpu, node: process.version },
+    machine: { cpus: cpus().length, cpu, node: process.version, heapLimitMiB },
     quick: values.quick,
   };
   if (parts.has('core')) report.core = benchCore(values.quick ? 200_000 : 1_300_000, 5);
