@@ -12,6 +12,7 @@ import { createDynamoDbClient } from '../shared/adapters/dynamodb.ts';
 import { type Admin, createKafka, type Kafka } from '../shared/adapters/kafka.ts';
 import { createKinesisClient } from '../shared/adapters/kinesis.ts';
 import type { StackConfig, StackPorts } from '../shared/config.ts';
+import { startTtlSweeper } from './dynamodb-ttl.ts';
 import { type RestartableEmulator, type RunningEmulators, startEmulators } from './emulators.ts';
 import {
   brokerStartupFailure,
@@ -142,7 +143,7 @@ async function provisionTables(endpoint: string, service: ServiceDefinition): Pr
     const existing = new Set((await client.send(new ListTablesCommand({}))).TableNames ?? []);
     for (const table of service.tables) {
       if (existing.has(table.name)) continue;
-      // dynalite has no UpdateTimeToLive: expired items stay locally; readers ignore them by expiresAt.
+      // dynalite has no UpdateTimeToLive: the stack deletes expired items itself (dynamodb-ttl.ts).
       await client.send(
         new CreateTableCommand({
           TableName: table.name,
@@ -301,6 +302,28 @@ async function startServices(config: StackConfig, plan: StackPlan, stops: StopLi
   return { broker, emulators, endpoints };
 }
 
+/** DynamoDB's TTL deletion, which dynalite lacks (dynamodb-ttl.ts), unless turned off. */
+function startTableTtl(
+  config: StackConfig,
+  endpoint: string,
+  service: ServiceDefinition,
+  stops: StopList,
+  log: (line: string) => void,
+): void {
+  if (config.ttlSweepSeconds === 0) return;
+  const client = createDynamoDbClient({ region: LOCAL_REGION, dynamodbEndpoint: endpoint });
+  const sweeper = startTtlSweeper({
+    client,
+    tables: service.tables,
+    intervalMs: config.ttlSweepSeconds * 1000,
+    log,
+  });
+  stops.push(async () => {
+    await sweeper.stop();
+    client.destroy();
+  });
+}
+
 /** Waits for Kafka, then creates the topics, tables and streams that are missing. */
 async function provision(
   kafka: Kafka,
@@ -397,6 +420,7 @@ async function runPlannedStack(
       { clientId: 'driftline-stack', logLevel: 'nothing' },
     );
     await provision(kafka, services, plan.service, stops, log);
+    startTableTtl(config, services.endpoints.dynamodb, plan.service, stops, log);
     const relay = await startS3NotificationRelay({
       kafka,
       emulators: services.emulators,

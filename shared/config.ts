@@ -186,6 +186,8 @@ const stackSchema = z.object({
     .string()
     .regex(/^\d+[mMgG]$/, 'expected a JVM heap size such as 768m or 1g')
     .default('512m'),
+  /** How often the stack deletes expired DynamoDB items (dynalite has no TTL of its own); 0: never. */
+  DRIFTLINE_TTL_SWEEP_SECONDS: z.coerce.number().int().min(0).default(600),
   DRIFTLINE_JAVA: z.string().min(1).default('java'),
   DRIFTLINE_MAVEN: z.string().min(1).default('mvn'),
   /**
@@ -218,6 +220,8 @@ export interface StackConfig {
   /** Set when an existing Kafka is used; the embedded broker is then not started. */
   readonly externalKafkaBrokers: readonly string[] | undefined;
   readonly kafkaHeap: string;
+  /** Seconds between the local TTL sweeps of the tables (localstack/dynamodb-ttl.ts); 0 turns them off. */
+  readonly ttlSweepSeconds: number;
   readonly javaCommand: string;
   readonly mavenCommand: string;
   /** serverless.yml params (`name=value`) the stack resolves its resources with. */
@@ -242,6 +246,7 @@ export function loadStackConfig(env: Environment = process.env, cwd: string = pr
     },
     externalKafkaBrokers: raw.DRIFTLINE_KAFKA_BROKERS,
     kafkaHeap: raw.DRIFTLINE_KAFKA_HEAP,
+    ttlSweepSeconds: raw.DRIFTLINE_TTL_SWEEP_SECONDS,
     javaCommand: raw.DRIFTLINE_JAVA,
     mavenCommand: raw.DRIFTLINE_MAVEN,
     params: raw.DRIFTLINE_SERVERLESS_PARAMS,

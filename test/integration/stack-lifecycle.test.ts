@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type StackHandle, startStack } from '../../localstack/stack-control.ts';
@@ -38,7 +39,7 @@ afterEach(async () => {
 });
 
 describe('the local stack process', () => {
-  it('runs Kafka in its own process group, stops leaving no process behind, and reuses its data on restart', async () => {
+  it('runs Kafka in its own process group, stops leaving no process behind, and reuses its data on restart (less what expired: the TTL sweep)', async () => {
     const dataDir = await newDataDir();
     const env = isolatedStackEnvironment(dataDir);
 
@@ -53,6 +54,21 @@ describe('the local stack process', () => {
       new PutObjectCommand({ Bucket: first.info.datasetBucket, Key: 'kept.txt', Body: 'still here' }),
     );
     s3.destroy();
+    // Two state items: one that expired a minute ago, one that expires in an hour.
+    const { dynamodb } = stackClients(first.info);
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    for (const [sk, expiresAt] of [
+      ['expired', nowSeconds - 60],
+      ['alive', nowSeconds + 3600],
+    ] as const) {
+      await dynamodb.send(
+        new PutItemCommand({
+          TableName: first.info.stateTable,
+          Item: { pk: { S: 'ttl-test' }, sk: { S: sk }, expiresAt: { N: String(expiresAt) } },
+        }),
+      );
+    }
+    dynamodb.destroy();
 
     await first.stop();
     expect([...processesInGroup(pgid).keys()]).toEqual([]);
@@ -66,6 +82,25 @@ describe('the local stack process', () => {
       );
       expect(await kept.Body?.transformToString()).toBe('still here');
       clients.s3.destroy();
+      // The restarted stack's first TTL sweep deletes what expired while it was down, only that.
+      const ttlItems = async () =>
+        (
+          await clients.dynamodb.send(
+            new QueryCommand({
+              TableName: second.info.stateTable,
+              KeyConditionExpression: 'pk = :pk',
+              ExpressionAttributeValues: { ':pk': { S: 'ttl-test' } },
+            }),
+          )
+        ).Items?.map((item) => item.sk?.S) ?? [];
+      await pollUntil(async () => ((await ttlItems()).includes('expired') ? undefined : true), {
+        timeoutMs: 60_000,
+        what: 'the stack to delete the expired state item',
+        explain: async () =>
+          `items: ${JSON.stringify(await ttlItems())}\n${readFileSync(stackLogFile(dataDir), 'utf8').slice(-2000)}`,
+      });
+      expect(await ttlItems()).toEqual(['alive']);
+      clients.dynamodb.destroy();
     } finally {
       await second.stop();
     }
