@@ -1,9 +1,9 @@
 /**
  * The bare kafkajs yardstick (a producer, then a consumer with eachBatch, on a topic of its own)
  * in a process of its own, as a person's own client would run: its own event loop and its own heap,
- * with kafkajs's defaults. In the bench's process it shared both with the runtime, and its consumer
- * holds a whole fetch of small messages as objects (10 MB of 40-byte records: 250,000 of them),
- * which does not fit beside the runtime under the runtime's heap bound (runtime-heap.ts).
+ * with kafkajs's defaults. In the bench's process it shared both with the runtime, and it ran out
+ * of heap there under the runtime's bound (runtime-heap.ts), in its 1-row run; likely its consumer,
+ * which holds a whole fetch of small messages as objects (10 MB of 31-byte records: ~330,000).
  *
  * The parent forks this file (kafkajsInOwnProcess); the child gets one request over IPC, answers
  * with the figures or the error, and exits.
