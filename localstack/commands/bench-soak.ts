@@ -26,6 +26,7 @@ import { PROJECT_ROOT } from '../service-definition.ts';
 import { LOCAL_REGION } from '../stack.ts';
 import { type StackHandle, startStack } from '../stack-control.ts';
 import { GcLogReader } from './bench-soak-jvm.ts';
+import { RunProgress } from './bench-soak-progress.ts';
 import {
   FLATNESS_RULE,
   fitProcesses,
@@ -110,33 +111,6 @@ const totalRows = z.object({ rows: z.number() });
 
 /** Rows per data_raw record in the soak (packed); a file of a million rows is 1000 records. */
 const ROWS_PER_RECORD = 1000;
-
-/**
- * How far the soak is, at a constant cost per sample. The rows axis is what the aggregate trigger
- * has delivered (its records, each of ROWS_PER_RECORD rows); beside it, as the dashboard would, one
- * run's summary is polled. The cumulative summary (no `run=`) reads and merges every run's
- * states, so polling it would read more with every file added (300 states at 30 files), and the
- * emulator's memory would follow the poll, not the pipeline. The aggregated rows are read per run only once
- * everything has been delivered, to tell a complete run.
- */
-class RunProgress {
-  private readonly runs: string[] = [];
-
-  add(run: string): void {
-    this.runs.push(run);
-  }
-
-  async rows(runtime: RunningRuntime, expected: number): Promise<number> {
-    const records = runtime.stats().triggers.reduce((sum, trigger) => sum + trigger.recordsDelivered, 0);
-    const first = this.runs[0];
-    if (first !== undefined) await runRows(runtime.apiUrl, first);
-    const delivered = Math.min(records * ROWS_PER_RECORD, expected);
-    if (delivered < expected) return delivered;
-    let aggregated = 0;
-    for (const run of this.runs) aggregated += await runRows(runtime.apiUrl, run);
-    return aggregated;
-  }
-}
 
 async function runRows(apiUrl: string, run: string): Promise<number> {
   const response = await fetch(`${apiUrl}/api/v1/analyses/dt/summary?run=${encodeURIComponent(run)}`);
@@ -229,7 +203,7 @@ async function takeSample(
   progress: RunProgress,
   expected: number,
 ): Promise<Sample> {
-  const rows = await progress.rows(runtime, expected);
+  const rows = await progress.rows(expected);
   const rssMiB: Record<string, number> = {};
   const privateMiB: Record<string, number> = {};
   for (const [name, pid] of Object.entries(processes(runtime, stack, broker.pid))) {
@@ -247,7 +221,7 @@ async function takeSample(
   return { seconds: (Date.now() - started) / 1000, rows, rssMiB, privateMiB, partsMiB, jvmMiB };
 }
 
-/** Samples until `rows` rows are aggregated (or nothing moved for `stallMs`). */
+/** Samples until `rows` rows are aggregated (or no count moved for `stallMs`). */
 async function sampleUntil(
   runtime: RunningRuntime,
   stack: StackHandle,
@@ -258,7 +232,6 @@ async function sampleUntil(
   const samples: Sample[] = [];
   const started = Date.now();
   let lastMove = started;
-  let lastRows = -1;
   const broker = {
     pid: await brokerPid(stack.info.pid),
     gcLog: new GcLogReader(kafkaGcLogFile(stack.info.dataDir)),
@@ -267,7 +240,7 @@ async function sampleUntil(
     const sample = await takeSample(runtime, stack, broker, started, progress, rows);
     samples.push(sample);
     printSample(sample);
-    if (sample.rows > lastRows) [lastRows, lastMove] = [sample.rows, Date.now()];
+    if (progress.moved) lastMove = Date.now();
     if (sample.rows >= rows) return { samples, complete: true, gcPauses: broker.gcLog.pauses };
     if (Date.now() - lastMove > stallMs) return { samples, complete: false, gcPauses: broker.gcLog.pauses };
     await new Promise((resolveWait) => setTimeout(resolveWait, SAMPLE_EVERY_MS));
@@ -346,7 +319,14 @@ export async function benchSoak(options: { readonly files: number }): Promise<nu
     );
     const file = await generateFile(workDir);
     // Sampling from the first upload on: the pipeline works while the later files are uploaded.
-    const progress = new RunProgress();
+    const progress = new RunProgress(
+      {
+        deliveredRecords: () =>
+          runtime.stats().triggers.reduce((sum, trigger) => sum + trigger.recordsDelivered, 0),
+        runRows: (run) => runRows(runtime.apiUrl, run),
+      },
+      { rowsPerRecord: ROWS_PER_RECORD, rowsPerRun: SOAK_FILE_ROWS },
+    );
     const sampling = sampleUntil(runtime, stack, progress, rows, 120_000);
     await uploadFiles(stack, file, files, progress);
     const { samples, complete, gcPauses } = await sampling;
