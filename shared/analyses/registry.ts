@@ -1,6 +1,6 @@
 /**
  * The analyses driftline knows. An object's analysis is chosen by its key prefix (`dt/…`), a
- * record's by its `driftline-analysis` header. Adding an analysis: its folder + one line here.
+ * record's by its origin header (core/record-headers.ts). Adding an analysis: its folder + one line here.
  */
 import type { AnyAnalysis } from '../core/analysis.ts';
 import { dtAnalysis } from './dt/index.ts';

@@ -8,6 +8,7 @@
 import { decodeEnvelope } from '../../shared/core/record-envelope.ts';
 import type { SliceRecord } from '../../shared/pipeline/batch-slice.ts';
 import type { KinesisEntry, KinesisPort, PutRecords } from '../../shared/pipeline/kinesis-batches.ts';
+import { sentOrigin } from './sent-origin.ts';
 
 export const THROTTLED = 'ProvisionedThroughputExceededException';
 
@@ -82,5 +83,5 @@ export class FakeKinesisStream {
 
 /** The replay sequence number (driftline-seq) of each record of a shard, in storage order. */
 export function replaySequences(records: readonly SliceRecord[]): number[] {
-  return records.map((record) => Number(record.headers.get('driftline-seq')));
+  return records.map((record) => sentOrigin(Object.fromEntries(record.headers)).sequence);
 }

@@ -120,7 +120,7 @@ async function totals(w: World) {
 /** Fails the first attempt of every third record of each partition: later ones of its shard go first. */
 const everyThirdOnce: FailurePlan = ({ data, attempt }) => {
   const text = Buffer.from(data.subarray(0, 200)).toString('latin1');
-  const sequence = Number(/"driftline-seq":"(\d+)"/.exec(text)?.[1]);
+  const sequence = Number(/"driftline-origin":"[^;"]*;(\d+);/.exec(text)?.[1]);
   return attempt === 1 && sequence % 3 === 1;
 };
 

@@ -21,6 +21,7 @@ import {
   InMemoryObjectSource,
   RecordingPublisher,
 } from '../../support/fakes.ts';
+import { sentOrigin } from '../../support/sent-origin.ts';
 import { testRandom } from '../dt/fixtures.ts';
 import { bytes, call } from '../sf/fixtures.ts';
 
@@ -102,7 +103,7 @@ interface SentRecord {
 function sentRecords(publisher: RecordingPublisher): SentRecord[] {
   return publisher.messages(RAW).map((message) => ({
     partition: message.partition ?? -1,
-    sequence: Number(message.headers['driftline-seq']),
+    sequence: sentOrigin(message.headers).sequence,
     value: Buffer.from(message.value).toString('utf8'),
   }));
 }

@@ -18,6 +18,7 @@ import {
   type PublishedMessage,
   RecordingPublisher,
 } from '../../support/fakes.ts';
+import { sentOrigin } from '../../support/sent-origin.ts';
 import { concat } from '../dt/fixtures.ts';
 import { decodeReferenceWord } from '../dt/reference-model.ts';
 
@@ -61,7 +62,7 @@ function orbitOf(row: string, format: 'csv' | 'bin'): string {
 
 /** The rows inside one data_raw record (text: LF-joined lines; binary: 8-byte words), as strings. */
 function rowsOfRecord(message: PublishedMessage): string[] {
-  if (message.headers['driftline-format'] === 'binary') return binWords(message.value);
+  if (sentOrigin(message.headers).wireFormat === 'binary') return binWords(message.value);
   return Buffer.from(message.value).toString('utf8').split('\n');
 }
 
@@ -76,7 +77,7 @@ interface RecordView {
 function recordsOf(publisher: RecordingPublisher): RecordView[] {
   return publisher.messages(RAW).map((message) => ({
     partition: message.partition ?? -1,
-    sequence: Number(message.headers['driftline-seq']),
+    sequence: sentOrigin(message.headers).sequence,
     key: message.key,
     value: Buffer.from(message.value).toString('hex'),
     headers: message.headers,
@@ -229,11 +230,9 @@ describe('replayObject: every row exactly once, keyed by orbit', () => {
       expect(rows.length).toBeLessThanOrEqual(rowsPerRecord);
       for (const row of rows)
         expect(record.partition).toBe(partitionForKey(orbitOf(row, format), PARTITIONS));
+      // One header: analysis;sequence;format;run.
       expect(record.headers).toEqual({
-        'driftline-analysis': 'dt',
-        'driftline-run': `${key}@etag-0123456`,
-        'driftline-seq': record.headers['driftline-seq'],
-        'driftline-format': format === 'csv' ? 'text' : 'binary',
+        'driftline-origin': `dt;${sentOrigin(record.headers).sequence};${format === 'csv' ? 'text' : 'binary'};${key}@etag-0123456`,
       });
     }
     if (rowsPerRecord > 1)
@@ -253,7 +252,7 @@ describe('replayObject: every row exactly once, keyed by orbit', () => {
     for (let partition = 0; partition < PARTITIONS; partition++) {
       const sequences = records
         .filter((record) => record.partition === partition)
-        .map((record) => Number(record.headers['driftline-seq']));
+        .map((record) => sentOrigin(record.headers).sequence);
       expect(sequences).toEqual(sequences.map((_, index) => index));
     }
     expect(new Set(records.map((record) => record.partition)).size).toBe(PARTITIONS);
@@ -650,13 +649,13 @@ describe('replayObject: at-least-once events, one replay per object version', ()
     // Assert
     expect(outcome).toMatchObject({ status: 'done', rowsSent: 500 });
     const second = h.publisher.messages(RAW).slice(first);
-    expect(new Set(second.map((record) => record.headers['driftline-run']))).toEqual(
+    expect(new Set(second.map((record) => sentOrigin(record.headers).run))).toEqual(
       new Set(['dt/twice.csv@bbbbbbbbbbbb']),
     );
     for (let partition = 0; partition < PARTITIONS; partition++) {
       const sequences = second
         .filter((r) => r.partition === partition)
-        .map((r) => Number(r.headers['driftline-seq']));
+        .map((r) => sentOrigin(r.headers).sequence);
       expect(sequences).toEqual(sequences.map((_, index) => index));
     }
   });
