@@ -67,7 +67,9 @@ function readPackedOrigin(value: string): RecordOrigin | { readonly error: strin
   const second = value.indexOf(';', first + 1);
   const third = value.indexOf(';', second + 1);
   if (first <= 0 || second < 0 || third < 0 || third === value.length - 1)
-    return { error: `bad ${HEADER_ORIGIN} header "${value.slice(0, 200)}": expected analysis;sequence;format;run` };
+    return {
+      error: `bad ${HEADER_ORIGIN} header "${value.slice(0, 200)}": expected analysis;sequence;format;run`,
+    };
   return checkedOrigin(
     value.slice(0, first),
     value.slice(first + 1, second),

@@ -6,7 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { originHeaders, readOrigin } from '../../../shared/core/record-headers.ts';
 
-const FALLBACK = { analysis: undefined, topic: 'data_raw' };
+const FALLBACK: { readonly analysis: string | undefined; readonly topic: string } = {
+  analysis: undefined,
+  topic: 'data_raw',
+};
 const read = (headers: Record<string, string>, fallback = FALLBACK) =>
   readOrigin(new Map(Object.entries(headers)), fallback);
 
