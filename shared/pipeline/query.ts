@@ -469,7 +469,8 @@ export function replayView(replay: ReplayProgress, nowMs: number, record?: Recon
       : replay.status === 'done'
         ? 1
         : 0;
-  const elapsedMs = (replay.finishedAtMs ?? replay.updatedAtMs) - replay.startedAtMs;
+  // Time spent replaying: a replay resumed after a pause is rated by its running time only.
+  const elapsedMs = (replay.finishedAtMs ?? replay.updatedAtMs) - replay.startedAtMs - (replay.pausedMs ?? 0);
   const etaMs = replay.status === 'running' && fraction > 0 ? (elapsedMs / fraction) * (1 - fraction) : null;
   const view: ReplayView = {
     bucket: replay.bucket,

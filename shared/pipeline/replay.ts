@@ -168,6 +168,9 @@ function startingProgress(
     bytesRead: resumed?.bytesRead ?? 0,
     startedAtMs: resumed?.startedAtMs ?? now,
     updatedAtMs: now,
+    // From its last checkpoint to now nobody replayed it (seconds for a continuation, hours for a
+    // replay interrupted by a stopped runtime).
+    ...(resumed ? { pausedMs: (resumed.pausedMs ?? 0) + Math.max(0, now - resumed.updatedAtMs) } : {}),
     leaseOwner: deps.invocationId,
     leaseUntilMs: leaseUntil(now, deps.remainingMs()),
     invocations: (resumed?.invocations ?? 0) + 1,

@@ -34,6 +34,11 @@ export interface ReplayProgress {
   readonly startedAtMs: number;
   readonly updatedAtMs: number;
   readonly finishedAtMs?: number;
+  /**
+   * Time since startedAtMs with no invocation replaying (from one checkpoint to the invocation that
+   * resumed from it): an interrupted replay continued hours later must not show hours in its rate.
+   */
+  readonly pausedMs?: number;
   readonly leaseOwner: string;
   readonly leaseUntilMs: number;
   readonly invocations: number;
@@ -95,7 +100,7 @@ export function readProgress(item: StoredItem): ReplayProgress {
   const payload = item.payload;
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
     throw new Error('replay checkpoint is not an object');
-  const { message, finishedAtMs, fixedPartition, flushAtRow, order } = payload;
+  const { message, finishedAtMs, fixedPartition, flushAtRow, order, pausedMs } = payload;
   return {
     bucket: stringField(payload, 'bucket'),
     key: stringField(payload, 'key'),
@@ -117,6 +122,7 @@ export function readProgress(item: StoredItem): ReplayProgress {
     startedAtMs: numberField(payload, 'startedAtMs'),
     updatedAtMs: numberField(payload, 'updatedAtMs'),
     ...(typeof finishedAtMs === 'number' ? { finishedAtMs } : {}),
+    ...(typeof pausedMs === 'number' ? { pausedMs } : {}),
     leaseOwner: stringField(payload, 'leaseOwner'),
     leaseUntilMs: numberField(payload, 'leaseUntilMs'),
     invocations: numberField(payload, 'invocations'),

@@ -4,11 +4,13 @@ import { generateDt } from '../../../shared/analyses/dt/generator.ts';
 import { analysisForObjectKey } from '../../../shared/analyses/registry.ts';
 import { partitionForKey } from '../../../shared/core/kafka-partitioner.ts';
 import type { ItemKey, StoredItem } from '../../../shared/pipeline/ports.ts';
+import { replayView } from '../../../shared/pipeline/query.ts';
 import {
   LEASE_MS,
   type ReplayDependencies,
   type ReplayOutcome,
   type ReplayRequest,
+  readProgress,
   replayObject,
 } from '../../../shared/pipeline/replay.ts';
 import {
@@ -940,6 +942,32 @@ describe('replayObject: rate limiting', () => {
     const expected = await uninterrupted(KEY, bytes, { 'rows-per-record': '10' });
     expect(records).toHaveLength(expected.length);
     expect(distinctRecords(records)).toEqual(distinctRecords(expected));
+  });
+
+  it('a replay resumed two hours after it was interrupted shows the rate it ran at, not one diluted by the pause', async () => {
+    // Arrange: 25,000 rows at 1000 rows/s; the runtime stops 2 s in (as Ctrl-C does), and the next
+    // `npm start` comes two hours later.
+    const KEY = 'dt/interrupted.csv';
+    const h = harness();
+    h.source.put(KEY, dataset('csv', 25_000, 57), { rate: '1000', 'rows-per-record': '10' });
+    const stopAt = h.clock.now() + 2_000;
+    await h.replay(KEY, { remainingMs: () => (h.clock.now() >= stopAt ? 0 : 900_000) });
+    h.clock.advance(2 * 3600_000);
+
+    // Act
+    const second = await h.replay(KEY, { invocationId: 'invocation-2' });
+
+    // Assert: the pause is recorded, and left out of the rate the dashboard and `npm start` show.
+    expect(second).toMatchObject({ status: 'done' });
+    const item = await h.store.get({ pk: 'replay', sk: `${BUCKET}/${KEY}` });
+    if (!item) throw new Error('no progress item');
+    const progress = readProgress(item);
+    expect(progress.pausedMs).toBeGreaterThanOrEqual(2 * 3600_000);
+    expect(progress.pausedMs).toBeLessThan(2 * 3600_000 + 1_000);
+    const view = replayView(progress, h.clock.now());
+    // 25,000 rows paced at 1000 rows/s, the first 10,000 sent at once when the stop came.
+    expect(view.rowsPerSecond).toBeGreaterThan(1000);
+    expect(view.rowsPerSecond).toBeLessThan(2000);
   });
 
   it('rate 0 never sleeps', async () => {
