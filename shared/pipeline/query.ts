@@ -403,14 +403,24 @@ async function unroutedCounts(store: ItemStore): Promise<{ rows: number; byReaso
   return { rows, byReason };
 }
 
+/**
+ * How long a replay has been replaying: from its start to its last checkpoint (or its end), less the
+ * time nobody replayed it, so that a replay resumed after a pause is rated by its running time only.
+ */
+function replayingMs(replay: ReplayProgress): number {
+  return (replay.finishedAtMs ?? replay.updatedAtMs) - replay.startedAtMs - (replay.pausedMs ?? 0);
+}
+
+function rowsPerSecondOf(replay: ReplayProgress): number {
+  const elapsedMs = replayingMs(replay);
+  return elapsedMs > 0 ? (replay.rowsSent / elapsedMs) * 1000 : 0;
+}
+
 /** The input rate: rows per second of every running replay, added up. */
 function rowsInPerSecondOf(replays: readonly ReplayProgress[]): number {
   return replays
     .filter((replay) => replay.status === 'running')
-    .reduce((sum, replay) => {
-      const elapsed = (replay.updatedAtMs - replay.startedAtMs) / 1000;
-      return sum + (elapsed > 0 ? replay.rowsSent / elapsed : 0);
-    }, 0);
+    .reduce((sum, replay) => sum + rowsPerSecondOf(replay), 0);
 }
 
 /** Pipeline health over the last `windowMs`: from the recent batch summaries and replay progress. */
@@ -469,8 +479,7 @@ export function replayView(replay: ReplayProgress, nowMs: number, record?: Recon
       : replay.status === 'done'
         ? 1
         : 0;
-  // Time spent replaying: a replay resumed after a pause is rated by its running time only.
-  const elapsedMs = (replay.finishedAtMs ?? replay.updatedAtMs) - replay.startedAtMs - (replay.pausedMs ?? 0);
+  const elapsedMs = replayingMs(replay);
   const etaMs = replay.status === 'running' && fraction > 0 ? (elapsedMs / fraction) * (1 - fraction) : null;
   const view: ReplayView = {
     bucket: replay.bucket,
@@ -485,7 +494,7 @@ export function replayView(replay: ReplayProgress, nowMs: number, record?: Recon
     rowsPerRecord: replay.rowsPerRecord,
     invocations: replay.invocations,
     fraction,
-    rowsPerSecond: elapsedMs > 0 ? (replay.rowsSent / elapsedMs) * 1000 : 0,
+    rowsPerSecond: rowsPerSecondOf(replay),
     etaSeconds: etaMs === null ? null : etaMs / 1000,
     startedAt: new Date(replay.startedAtMs).toISOString(),
     updatedAt: new Date(replay.updatedAtMs).toISOString(),
