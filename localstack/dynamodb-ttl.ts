@@ -36,8 +36,12 @@ export async function sweepExpired(
   if (ttl === undefined) return 0;
   const keyNames = table.keySchema.map((entry) => entry.AttributeName);
   const names = Object.fromEntries([ttl, ...keyNames].map((name, index) => [`#a${index}`, name]));
-  const expired = { ConditionExpression: '#a0 < :now', ExpressionAttributeNames: { '#a0': ttl } };
   const now = { ':now': { N: String(Math.floor(nowSeconds)) } };
+  const stillExpired: DeleteCondition = {
+    ConditionExpression: '#a0 < :now',
+    ExpressionAttributeNames: { '#a0': ttl },
+    ExpressionAttributeValues: now,
+  };
   let deleted = 0;
   let startKey: Record<string, AttributeValue> | undefined;
   do {
@@ -54,24 +58,23 @@ export async function sweepExpired(
     );
     for (const key of page.Items ?? []) {
       if (stopped()) return deleted;
-      deleted += await deleteIfExpired(client, table.name, key, {
-        ...expired,
-        ExpressionAttributeValues: now,
-      });
+      deleted += await deleteIfExpired(client, table.name, key, stillExpired);
     }
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined && !stopped());
   return deleted;
 }
 
+type DeleteCondition = Pick<
+  ConstructorParameters<typeof DeleteItemCommand>[0],
+  'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+>;
+
 async function deleteIfExpired(
   client: DynamoDBClient,
   tableName: string,
   key: Record<string, AttributeValue>,
-  condition: Pick<
-    ConstructorParameters<typeof DeleteItemCommand>[0],
-    'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
-  >,
+  condition: DeleteCondition,
 ): Promise<number> {
   try {
     await client.send(new DeleteItemCommand({ TableName: tableName, Key: key, ...condition }));
